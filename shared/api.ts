@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { jobIdSchema, JOB_STATUSES } from './events.js';
+import { SCRAPER_NAMES } from './scraper-names.js';
+
+/** Bounds that keep one request from enqueueing an unbounded job. */
+export const JOB_LIMITS = {
+  maxAirportsPerSide: 10,
+  maxDateRanges: 10,
+  /** origins × destinations × date ranges × scrapers */
+  maxTasks: 400,
+  /** How far ahead a departure may be. */
+  maxDaysAhead: 730,
+} as const;
+
+const iataCode = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .regex(/^[A-Z]{3}$/, 'must be a 3-letter IATA airport code, e.g. "MUC"');
+
+const isoDate = z.iso.date('must be a date as YYYY-MM-DD');
+
+const uniqueList = <T extends z.ZodType<string>>(item: T, max: number, what: string) =>
+  z
+    .array(item)
+    .min(1, `name at least one ${what}`)
+    .max(max, `at most ${max} ${what}s`)
+    .refine((xs) => new Set(xs).size === xs.length, `${what}s must not repeat`);
+
+const dateRange = z
+  .tuple([isoDate, isoDate], { error: 'must be [departure, return] dates' })
+  .refine(([depart, back]) => back >= depart, 'return date must not be before the departure date');
+
+/** POST /api/jobs body. */
+export const createJobRequestSchema = z
+  .strictObject({
+    origins: uniqueList(iataCode, JOB_LIMITS.maxAirportsPerSide, 'origin'),
+    destinations: uniqueList(iataCode, JOB_LIMITS.maxAirportsPerSide, 'destination'),
+    date_ranges: z
+      .array(dateRange)
+      .min(1, 'name at least one date range')
+      .max(JOB_LIMITS.maxDateRanges, `at most ${JOB_LIMITS.maxDateRanges} date ranges`),
+    scrapers: uniqueList(z.enum(SCRAPER_NAMES, { error: `must be one of ${SCRAPER_NAMES.join(', ')}` }), SCRAPER_NAMES.length, 'scraper').optional(),
+  })
+  .superRefine((body, ctx) => {
+    const routes = body.origins.length * body.destinations.length;
+    const tasks = routes * body.date_ranges.length * (body.scrapers?.length ?? SCRAPER_NAMES.length);
+    if (tasks > JOB_LIMITS.maxTasks) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['origins'],
+        message: `too many routes: ${routes} routes × ${body.date_ranges.length} date ranges × scrapers is ${tasks} tasks, at most ${JOB_LIMITS.maxTasks}`,
+      });
+    }
+    for (const origin of body.origins) {
+      if (body.destinations.includes(origin)) {
+        ctx.addIssue({ code: 'custom', path: ['destinations'], message: `${origin} is both an origin and a destination` });
+      }
+    }
+  });
+export type CreateJobRequest = z.infer<typeof createJobRequestSchema>;
+
+/** A job's parameters as stored with it and handed to the orchestrator (scrapers resolved). */
+export const jobParamsSchema = z.object({
+  origins: z.array(z.string().length(3)).min(1),
+  destinations: z.array(z.string().length(3)).min(1),
+  date_ranges: z.array(z.tuple([isoDate, isoDate])).min(1),
+  scrapers: z.array(z.enum(SCRAPER_NAMES)).min(1),
+});
+export type JobParams = z.infer<typeof jobParamsSchema>;
+
+export const createJobResponseSchema = z.object({
+  job_id: jobIdSchema,
+  status: z.enum(JOB_STATUSES),
+  ws_url: z.string(),
+  status_url: z.string(),
+});
+export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
+
+/** GET /ws/scraping/{job_id}/status: the seed's polling fallback, plus progress and seq. */
+export const jobStatusResponseSchema = z.object({
+  job_id: jobIdSchema,
+  job_type: z.string(),
+  source: z.string(),
+  status: z.enum(JOB_STATUSES),
+  items_scraped: z.number().int().nonnegative(),
+  error_message: z.string().nullable(),
+  started_at: z.string().nullable(),
+  completed_at: z.string().nullable(),
+  duration_seconds: z.number().nullable(),
+  is_running: z.boolean(),
+  is_completed: z.boolean(),
+  is_failed: z.boolean(),
+  progress: z.number(),
+  last_seq: z.number().int().nonnegative(),
+});
+export type JobStatusResponse = z.infer<typeof jobStatusResponseSchema>;
+
+/** Every 4xx/5xx body: a stable code, a sentence, and per-field problems where there are some. */
+export const errorResponseSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    fields: z.record(z.string(), z.array(z.string())).optional(),
+  }),
+});
+export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+
+/** Field path → messages, e.g. { "date_ranges.0": ["return date must not be before the departure date"] }. */
+export function fieldErrors(error: z.ZodError): Record<string, string[]> {
+  const fields: Record<string, string[]> = {};
+  for (const issue of error.issues) {
+    const key = issue.path.length ? issue.path.join('.') : '(body)';
+    (fields[key] ??= []).push(issue.message);
+  }
+  return fields;
+}

@@ -1,0 +1,121 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { SCRAPER_NAMES } from './scraper-names.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const positiveMs = int(1, 24 * 3600 * 1000);
+const fraction = z.coerce.number().min(0).max(1);
+const commaList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+/**
+ * Every environment variable the services read, with defaults that work on a developer machine
+ * (Redis and Postgres on localhost). Parsed once at start; nothing else reads process.env.
+ */
+const envSchema = z.object({
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /** Prefix of every Redis key, channel and BullMQ queue: one Redis can host several isolated deployments (and tests). */
+  KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-" (1-64)').default('scout:'),
+  QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64)').default('scrape'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(8000),
+  GATEWAY_ID: z.string().min(1).max(100).default(`${hostname()}-${process.pid}`),
+  /** Browser Origins allowed to open WebSockets; empty allows any (development). */
+  ALLOWED_ORIGINS: commaList.default([]),
+  /** uWS listens with SO_REUSEPORT unless exclusive: tests and development want a port clash to fail loudly. */
+  LISTEN_EXCLUSIVE_PORT: z.enum(['true', 'false']).transform((v) => v === 'true').default(true),
+  MAX_BODY_BYTES: int(256, 10 * 1024 * 1024).default(64 * 1024),
+  WS_IDLE_TIMEOUT_SECONDS: int(8, 960).default(60),
+  /** Bytes a socket may have queued before it is closed as a slow consumer (it then resumes from its last seq). */
+  WS_MAX_BACKPRESSURE_BYTES: int(1024, 256 * 1024 * 1024).default(1024 * 1024),
+  /** Seconds the gateway keeps draining before it exits on SIGTERM. */
+  DRAIN_TIMEOUT_SECONDS: int(0, 600).default(10),
+
+  WORKER_CONCURRENCY: int(1, 1000).default(4),
+  /** Scraper tasks (route × dates × scraper) a single job runs at once. */
+  ORCHESTRATOR_CONCURRENCY: int(1, 1000).default(8),
+  /** Default scrapers of a job that names none. */
+  SCRAPERS: commaList
+    .pipe(z.array(z.enum(SCRAPER_NAMES)).min(1, 'name at least one scraper'))
+    .default([...SCRAPER_NAMES]),
+  SCRAPER_LATENCY_MS: int(0, 600_000).default(400),
+  SCRAPER_FAILURE_RATE: fraction.default(0),
+  /** A job fails when more than this share of its tasks failed (1 = only when every task failed). */
+  JOB_FAILURE_THRESHOLD: fraction.default(1),
+  JOB_ATTEMPTS: int(1, 100).default(3),
+  JOB_BACKOFF_MS: int(0, 3_600_000).default(2000),
+  /** BullMQ lock: a worker that stops renewing it for this long is presumed dead and its job is handed on. */
+  JOB_LOCK_DURATION_MS: positiveMs.default(30_000),
+  JOB_STALLED_INTERVAL_MS: positiveMs.default(30_000),
+
+  /** Events kept per job for resume; older ones get a resync snapshot instead. */
+  HISTORY_MAX_EVENTS: int(10, 1_000_000).default(10_000),
+  /** How long a job's history and live state stay in Redis after it ends. */
+  HISTORY_RETENTION_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(env: z.infer<typeof envSchema>) {
+  return {
+    redisUrl: env.REDIS_URL,
+    databaseUrl: env.DATABASE_URL,
+    keyPrefix: env.KEY_PREFIX,
+    queueName: env.QUEUE_NAME,
+    logLevel: env.LOG_LEVEL,
+    gateway: {
+      id: env.GATEWAY_ID,
+      host: env.HOST,
+      port: env.PORT,
+      allowedOrigins: env.ALLOWED_ORIGINS,
+      listenExclusivePort: env.LISTEN_EXCLUSIVE_PORT,
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      idleTimeoutSeconds: env.WS_IDLE_TIMEOUT_SECONDS,
+      maxBackpressureBytes: env.WS_MAX_BACKPRESSURE_BYTES,
+      drainTimeoutSeconds: env.DRAIN_TIMEOUT_SECONDS,
+    },
+    worker: {
+      concurrency: env.WORKER_CONCURRENCY,
+      orchestratorConcurrency: env.ORCHESTRATOR_CONCURRENCY,
+      scrapers: env.SCRAPERS,
+      scraperLatencyMs: env.SCRAPER_LATENCY_MS,
+      scraperFailureRate: env.SCRAPER_FAILURE_RATE,
+      jobFailureThreshold: env.JOB_FAILURE_THRESHOLD,
+      attempts: env.JOB_ATTEMPTS,
+      backoffMs: env.JOB_BACKOFF_MS,
+      lockDurationMs: env.JOB_LOCK_DURATION_MS,
+      stalledIntervalMs: env.JOB_STALLED_INTERVAL_MS,
+    },
+    history: {
+      maxEvents: env.HISTORY_MAX_EVENTS,
+      retentionSeconds: env.HISTORY_RETENTION_SECONDS,
+    },
+  };
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable. Empty strings count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message} (got ${JSON.stringify(present[String(issue.path[0])])})`),
+    );
+  }
+  return toConfig(parsed.data);
+}
+
+/** Config documentation source: names and defaults, for README and --help. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);

@@ -1,0 +1,20 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { FlightsTable } from './flights.table.js';
+import type { ScrapingJobsTable } from './scraping-jobs.table.js';
+
+export interface Database {
+  scraping_jobs: ScrapingJobsTable;
+  flights: FlightsTable;
+}
+
+// 'YYYY-MM-DD' stays a string: a calendar date has no time zone to shift it.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
+
+export function createDatabase(databaseUrl: string, maxConnections = 10): Kysely<Database> {
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool: new pg.Pool({ connectionString: databaseUrl, max: maxConnections, connectionTimeoutMillis: 5000 }),
+    }),
+  });
+}

@@ -1,0 +1,24 @@
+import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from 'kysely';
+import type { JobStatus } from '../events.js';
+import type { JobParams } from '../api.js';
+
+export interface ScrapingJobsTable {
+  id: Generated<number>;
+  job_type: Generated<string>;
+  source: Generated<string>;
+  status: JobStatus;
+  items_scraped: Generated<number>;
+  error_message: string | null;
+  /** The validated request: origins, destinations, date ranges, scrapers. */
+  params: JSONColumnType<JobParams>;
+  progress: Generated<number>;
+  /** Highest event seq this job is known to have emitted: the floor when Redis lost the stream. */
+  last_seq: Generated<number>;
+  started_at: Date | null;
+  completed_at: Date | null;
+  created_at: ColumnType<Date, never, never>;
+}
+
+export type ScrapingJob = Selectable<ScrapingJobsTable>;
+export type NewScrapingJob = Insertable<ScrapingJobsTable>;
+export type ScrapingJobUpdate = Updateable<ScrapingJobsTable>;

@@ -1,0 +1,103 @@
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { eventDraftSchema, JOB_STATUSES, type EventDraft } from '../events.js';
+import type { RedisKeys } from './keys.js';
+import { registerScripts } from './scripts.js';
+
+/** A job's live state as the emit script keeps it in Redis. */
+export const jobLiveStateSchema = z.object({
+  job_id: z.coerce.number().int().positive(),
+  seq: z.coerce.number().int().nonnegative(),
+  epoch: z.string().min(1),
+  status: z.enum(JOB_STATUSES),
+  progress: z.coerce.number().min(0).max(100).optional(),
+  results_count: z.coerce.number().int().nonnegative(),
+  event_type: z.string(),
+  started_at: z.string().optional(),
+  completed_at: z.string().optional(),
+  updated_at: z.string(),
+});
+export type JobLiveState = z.infer<typeof jobLiveStateSchema>;
+
+/** What a joining client needs: live state, and the serialized events after its resume point. */
+export interface JobRead {
+  state: JobLiveState | null;
+  /** Events after the asked seq, oldest first; 'gap' when the history no longer holds them all. */
+  history: string[] | 'gap' | null;
+}
+
+export interface HistoryLimits {
+  maxEvents: number;
+  retentionSeconds: number;
+}
+
+/**
+ * A job's event stream in Redis: seq counter, capped history, live state and pub/sub channel.
+ * Appending is one atomic script (seq assignment, history, state and publish happen together or
+ * not at all); live delivery over pub/sub is at-most-once, so readers recover gaps from history.
+ */
+export class JobEventLog {
+  private readonly scripts;
+
+  constructor(
+    redis: Redis,
+    readonly keys: RedisKeys,
+    private readonly limits: HistoryLimits,
+  ) {
+    this.scripts = registerScripts(redis);
+  }
+
+  /**
+   * Appends an event and publishes it. `seqFloor` is the highest seq known outside Redis: when
+   * the job's live state is missing (new job, or Redis lost its data) numbering continues above it
+   * under a new epoch.
+   */
+  async append(jobId: number, draft: EventDraft, seqFloor = 0): Promise<{ seq: number; epoch: string }> {
+    const event = eventDraftSchema.parse(draft);
+    const { epoch: _reserved, ...metadata } = event.metadata;
+    const head =
+      `"event_type":"${event.event_type}","status":"${event.status}",` +
+      `"progress":${event.progress === null ? 'null' : event.progress},` +
+      `"results_count":${event.results_count},"message":${JSON.stringify(event.message)}`;
+    const reply = (await this.scripts.emitEvent(
+      this.keys.jobState(jobId),
+      this.keys.jobHistory(jobId),
+      this.keys.jobChannel(jobId),
+      jobId,
+      event.event_type,
+      event.status,
+      event.progress === null ? '' : event.progress,
+      event.results_count,
+      head,
+      JSON.stringify(metadata).slice(1, -1),
+      event.timestamp,
+      seqFloor,
+      this.limits.maxEvents,
+      this.limits.retentionSeconds,
+    )) as [number, string];
+    return { seq: Number(reply[0]), epoch: String(reply[1]) };
+  }
+
+  /** Live state, and with `afterSeq` the history after it, read in one atomic step. */
+  async read(jobId: number, afterSeq?: number): Promise<JobRead> {
+    const reply = (await this.scripts.readJob(
+      this.keys.jobState(jobId),
+      this.keys.jobHistory(jobId),
+      afterSeq ?? -1,
+    )) as [string[], (string[] | string)?];
+    const flat = reply[0];
+    if (flat.length === 0) return { state: null, history: null };
+    const fields: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+    const history = reply[1] === undefined ? null : reply[1] === 'gap' ? 'gap' : (reply[1] as string[]);
+    return { state: jobLiveStateSchema.parse(fields), history };
+  }
+}
+
+/** Reads seq out of an event serialized by the emit script (`{"job_id":N,"seq":S,…`) without parsing it. */
+export function seqOfPayload(payload: string | Buffer): number {
+  const text = typeof payload === 'string' ? payload.slice(0, 48) : payload.toString('latin1', 0, 48);
+  const at = text.indexOf('"seq":');
+  if (at < 0) return -1;
+  return Number.parseInt(text.slice(at + 6), 10);
+}

@@ -1,0 +1,38 @@
+/**
+ * The only builder of Redis key and channel names. Every per-job name carries the hash tag
+ * `{job:N}`, so a per-job script touches one slot and the same code runs on Redis Cluster.
+ */
+export class RedisKeys {
+  private readonly channelPrefix: string;
+
+  constructor(readonly prefix: string) {
+    this.channelPrefix = `${prefix}{job:`;
+  }
+
+  /** Hash: seq, epoch, status, progress, results_count, started_at, completed_at, updated_at. */
+  jobState(jobId: number): string {
+    return `${this.prefix}{job:${jobId}}:state`;
+  }
+
+  /** List of the job's serialized events, oldest first, capped. */
+  jobHistory(jobId: number): string {
+    return `${this.prefix}{job:${jobId}}:history`;
+  }
+
+  /** Pub/sub channel carrying the job's serialized events. */
+  jobChannel(jobId: number): string {
+    return `${this.channelPrefix}${jobId}}:events`;
+  }
+
+  /** The job id a channel name belongs to, or null for a channel that is not a job channel. */
+  jobIdOfChannel(channel: string): number | null {
+    if (!channel.startsWith(this.channelPrefix) || !channel.endsWith('}:events')) return null;
+    const id = Number(channel.slice(this.channelPrefix.length, -'}:events'.length));
+    return Number.isSafeInteger(id) && id > 0 ? id : null;
+  }
+
+  /** BullMQ's own key prefix (it appends `:<queue>:…`). */
+  get bullmqPrefix(): string {
+    return `${this.prefix}bull`;
+  }
+}

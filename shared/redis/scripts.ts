@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/** Lua scripts live beside this file as `<name>-<numKeys>.lua`. */
+function loadScript(file: string): { lua: string; numberOfKeys: number } {
+  const match = /-(\d+)\.lua$/.exec(file);
+  if (!match) throw new Error(`script file ${file} does not end in -<numKeys>.lua`);
+  return { lua: readFileSync(new URL(`./${file}`, import.meta.url), 'utf8'), numberOfKeys: Number(match[1]) };
+}
+
+const SCRIPTS = {
+  emitEvent: loadScript('emit-event-3.lua'),
+  readJob: loadScript('read-job-2.lua'),
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+type ScriptCommand = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Registers the project's scripts on a client (EVALSHA, falling back to EVAL once per
+ * connection) and returns them as typed functions.
+ */
+export function registerScripts(redis: Redis): Record<ScriptName, ScriptCommand> {
+  const commands = {} as Record<ScriptName, ScriptCommand>;
+  for (const [name, script] of Object.entries(SCRIPTS) as [ScriptName, (typeof SCRIPTS)[ScriptName]][]) {
+    if (!(name in redis)) redis.defineCommand(name, script);
+    const command = (redis as unknown as Record<string, ScriptCommand>)[name]!;
+    commands[name] = command.bind(redis);
+  }
+  return commands;
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Kysely } from 'kysely';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../shared/config.js';
+import { createDatabase, type Database } from '../../shared/db/database.js';
+import { migrateToLatest } from '../../shared/db/migrate.js';
+
+export const redisUrl = (): string => inject('redisUrl');
+export const databaseUrl = (): string => inject('databaseUrl');
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  url: string;
+  db: Kysely<Database>;
+  drop(): Promise<void>;
+}
+
+/** A database of its own, migrated to the latest schema; dropped (with its connections) afterwards. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = uniqueName('scout_test');
+  const admin = new pg.Client({ connectionString: databaseUrl() });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(databaseUrl());
+  url.pathname = `/${name}`;
+  const db = createDatabase(url.toString(), 5);
+  await migrateToLatest(db);
+  return {
+    url: url.toString(),
+    db,
+    async drop() {
+      await db.destroy();
+      const client = new pg.Client({ connectionString: databaseUrl() });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+export interface TestRedis {
+  redis: Redis;
+  keyPrefix: string;
+  queueName: string;
+  /** Deletes every key under the prefix. */
+  cleanup(): Promise<void>;
+}
+
+/** An isolated key prefix and queue name on the shared Redis. */
+export async function createTestRedis(url = redisUrl()): Promise<TestRedis> {
+  const keyPrefix = `${uniqueName('t')}:`;
+  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+  return {
+    redis,
+    keyPrefix,
+    queueName: 'scrape',
+    async cleanup() {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length) await redis.unlink(...keys);
+      } while (cursor !== '0');
+      redis.disconnect();
+    },
+  };
+}
+
+/** The environment a service process under test gets. */
+export function serviceEnv(parts: { databaseUrl: string; keyPrefix: string; redisUrl?: string }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: parts.redisUrl ?? redisUrl(),
+    DATABASE_URL: parts.databaseUrl,
+    KEY_PREFIX: parts.keyPrefix,
+    LOG_LEVEL: 'info',
+    SCRAPER_LATENCY_MS: '20',
+    JOB_BACKOFF_MS: '100',
+    ...extra,
+  };
+}
+
+/** The parsed configuration for in-process use of the shared modules. */
+export function testConfig(env: Record<string, string>): Config {
+  return loadConfig(env);
+}
