@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrapingEventSchema, type EventDraft } from '../../shared/events.js';
+import { JobEventLog, seqOfPayload } from '../../shared/redis/job-event-log.js';
+import { RedisKeys } from '../../shared/redis/keys.js';
+import { createTestRedis, type TestRedis } from '../helpers/services.js';
+
+const draft = (over: Partial<EventDraft> = {}): EventDraft => ({
+  event_type: 'job_progress',
+  status: 'running',
+  progress: 10,
+  results_count: 3,
+  message: 'Scraping "MUC→BCN"…',
+  metadata: { successful_scrapers: 1, failed_scrapers: 0, nested: { list: [1, 2] } },
+  timestamp: new Date().toISOString(),
+  ...over,
+});
+
+describe('JobEventLog (Redis)', () => {
+  let t: TestRedis;
+  let log: JobEventLog;
+  let keys: RedisKeys;
+
+  beforeAll(async () => {
+    t = await createTestRedis();
+    keys = new RedisKeys(t.keyPrefix);
+    log = new JobEventLog(t.redis, keys, { maxEvents: 5, retentionSeconds: 60 });
+  });
+  afterAll(() => t.cleanup());
+
+  it('assigns seq 1, 2, 3 and stores schema-valid events under one epoch', async () => {
+    const a = await log.append(1, draft({ event_type: 'job_started', progress: 0 }));
+    const b = await log.append(1, draft());
+    const c = await log.append(1, draft({ event_type: 'job_completed', status: 'completed', progress: 100 }));
+    expect([a.seq, b.seq, c.seq]).toEqual([1, 2, 3]);
+    expect(new Set([a.epoch, b.epoch, c.epoch]).size).toBe(1);
+
+    const history = await t.redis.lrange(keys.jobHistory(1), 0, -1);
+    const events = history.map((h) => scrapingEventSchema.parse(JSON.parse(h)));
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(events[1]!.message).toBe('Scraping "MUC→BCN"…');
+    expect(events[1]!.metadata).toEqual({ epoch: a.epoch, successful_scrapers: 1, failed_scrapers: 0, nested: { list: [1, 2] } });
+    expect(history.map(seqOfPayload)).toEqual([1, 2, 3]);
+
+    const { state } = await log.read(1);
+    expect(state).toMatchObject({ seq: 3, status: 'completed', progress: 100, results_count: 3, epoch: a.epoch });
+    expect(state!.started_at).toBe(events[0]!.timestamp);
+    expect(state!.completed_at).toBe(events[2]!.timestamp);
+    expect(await t.redis.ttl(keys.jobHistory(1))).toBeGreaterThan(50);
+  });
+
+  it('publishes each event on the job channel', async () => {
+    const sub = t.redis.duplicate();
+    const got: string[] = [];
+    sub.on('message', (_channel, message) => got.push(message));
+    await sub.subscribe(keys.jobChannel(2));
+    await log.append(2, draft());
+    await log.append(2, draft());
+    await expect.poll(() => got.map(seqOfPayload)).toEqual([1, 2]);
+    sub.disconnect();
+  });
+
+  it('returns history after a resume point, or a gap when the capped history lost it', async () => {
+    for (let i = 0; i < 8; i++) await log.append(3, draft());
+    const resume = await log.read(3, 5);
+    expect((resume.history as string[]).map(seqOfPayload)).toEqual([6, 7, 8]);
+    expect((await log.read(3, 8)).history).toEqual([]);
+    expect((await log.read(3, 2)).history).toBe('gap');
+    expect((await log.read(3, 3)).history).not.toBe('gap');
+    expect(await log.read(404)).toEqual({ state: null, history: null });
+  });
+
+  it('continues above the seq floor under a new epoch when the live state is lost', async () => {
+    const first = await log.append(4, draft());
+    await log.append(4, draft());
+    await t.redis.del(keys.jobState(4), keys.jobHistory(4));
+    const after = await log.append(4, draft(), 2);
+    expect(after.seq).toBe(3);
+    expect(after.epoch).not.toBe(first.epoch);
+  });
+
+  it('rejects a draft that breaks the event schema and writes nothing', async () => {
+    await expect(log.append(5, draft({ progress: 101 }))).rejects.toThrow();
+    expect(await t.redis.exists(keys.jobState(5))).toBe(0);
+  });
+});
