@@ -44,6 +44,11 @@ const envSchema = z.object({
     .default([...SCRAPER_NAMES]),
   SCRAPER_LATENCY_MS: int(0, 600_000).default(400),
   SCRAPER_FAILURE_RATE: fraction.default(0),
+  /**
+   * Simulated scrapers that fail every search, e.g. "sim-kiwi,sim-wizzair": lets tests and demos
+   * show a failing fare source deterministically. Empty (the default) forces no failure.
+   */
+  SIM_FAILING_SCRAPERS: commaList.pipe(z.array(z.enum(SCRAPER_NAMES))).default([]),
   /** A job fails when more than this share of its tasks failed (1 = only when every task failed). */
   JOB_FAILURE_THRESHOLD: fraction.default(1),
   JOB_ATTEMPTS: int(1, 100).default(3),
@@ -84,6 +89,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
       scrapers: env.SCRAPERS,
       scraperLatencyMs: env.SCRAPER_LATENCY_MS,
       scraperFailureRate: env.SCRAPER_FAILURE_RATE,
+      simFailingScrapers: env.SIM_FAILING_SCRAPERS,
       jobFailureThreshold: env.JOB_FAILURE_THRESHOLD,
       attempts: env.JOB_ATTEMPTS,
       backoffMs: env.JOB_BACKOFF_MS,

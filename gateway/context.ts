@@ -1,0 +1,34 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { Config } from '../shared/config.js';
+import type { Database } from '../shared/db/database.js';
+import type { Logger } from '../shared/logger.js';
+import type { ScrapeJobData } from '../shared/queue.js';
+import type { JobEventLog } from '../shared/redis/job-event-log.js';
+import type { JobChannels } from './ws/job-channels.js';
+
+/** Everything the gateway's handlers use, built once in main.ts and passed down. */
+export interface GatewayContext {
+  config: Config;
+  log: Logger;
+  db: Kysely<Database>;
+  queue: Queue<ScrapeJobData>;
+  /** Commands (reads, health checks); the subscriber connection is separate. */
+  redis: Redis;
+  subscriber: Redis;
+  eventLog: JobEventLog;
+  channels: JobChannels;
+  uws: { native: boolean; binary: string | null };
+  /** Mutable gateway state. */
+  state: GatewayState;
+}
+
+export interface GatewayState {
+  connections: number;
+  connectionsOpened: number;
+  slowConsumersClosed: number;
+  /** Set on SIGTERM: readiness fails and new WebSocket upgrades are refused. */
+  draining: boolean;
+  startedAt: number;
+}

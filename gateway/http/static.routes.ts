@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import type { TemplatedApp } from '../uws.js';
+import { reply, sendBody } from './responses.js';
+
+/** Files of gateway/public/, read once at start: the dashboard needs no build step. */
+const PAGES: { path: string; file: string; type: string }[] = [
+  { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
+];
+
+export function registerStaticRoutes(app: TemplatedApp): void {
+  for (const page of PAGES) {
+    let body: Buffer;
+    try {
+      body = readFileSync(new URL(`../public/${page.file}`, import.meta.url));
+    } catch {
+      continue; // page not shipped in this build
+    }
+    app.get(page.path, (res) => sendBody(reply(res), 200, page.type, body, { headers: { 'Cache-Control': 'no-cache' } }));
+  }
+}

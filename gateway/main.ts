@@ -1,0 +1,101 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createDatabase } from '../shared/db/database.js';
+import { migrateToLatest } from '../shared/db/migrate.js';
+import { createLogger } from '../shared/logger.js';
+import { CLOSE_CODES } from '../shared/protocol.js';
+import { createScrapeQueue } from '../shared/queue.js';
+import { createRedis } from '../shared/redis/connection.js';
+import { JobEventLog } from '../shared/redis/job-event-log.js';
+import { RedisKeys } from '../shared/redis/keys.js';
+import { loadConfigOrExit } from '../shared/startup.js';
+import { createApp } from './app.js';
+import type { GatewayContext } from './context.js';
+import { describeDescriptorLimit } from './descriptor-limit.js';
+import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
+import { JobChannels } from './ws/job-channels.js';
+
+const config = loadConfigOrExit('gateway');
+const log = createLogger('gateway', config.logLevel, { gatewayId: config.gateway.id });
+
+const uws = detectUwsRuntime();
+if (uws.native) {
+  log.info({ binary: uws.binary }, 'uWebSockets.js native binary loaded');
+} else {
+  log.error(
+    'uWebSockets.js native binary FAILED TO LOAD: running on its slow ws-based fallback. ' +
+      'Check the Node.js version (16-20) and glibc (>= 2.27); /ws/stats reports uws_native: false',
+  );
+}
+
+const db = createDatabase(config.databaseUrl);
+await withRetry('postgres migrations', () => migrateToLatest(db));
+
+const keys = new RedisKeys(config.keyPrefix);
+const redis = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:commands`);
+const subscriber = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:subscriber`);
+const queueConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:queue`);
+const queue = createScrapeQueue(config, queueConnection);
+const eventLog = new JobEventLog(redis, keys, config.history);
+
+let app: TemplatedApp | undefined;
+const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => app?.publish(topic, payload, false), log);
+const ctx: GatewayContext = {
+  config,
+  log,
+  db,
+  queue,
+  redis,
+  subscriber,
+  eventLog,
+  channels,
+  uws,
+  state: { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() },
+};
+app = createApp(ctx);
+channels.start();
+
+const listenSocket = await listen(app, config.gateway.host, config.gateway.port, config.gateway.listenExclusivePort);
+if (!listenSocket) {
+  log.fatal(
+    { host: config.gateway.host, port: config.gateway.port, exclusive: config.gateway.listenExclusivePort },
+    'could not listen: port in use (set LISTEN_EXCLUSIVE_PORT=false to share it with SO_REUSEPORT)',
+  );
+  process.exit(1);
+}
+const port = uWS.us_socket_local_port(listenSocket);
+log.info({ ...describeDescriptorLimit() }, 'connection capacity');
+log.info({ host: config.gateway.host, port, uwsNative: uws.native }, 'gateway listening');
+
+let stopping: Promise<void> | undefined;
+/** Stop accepting, tell clients to reconnect elsewhere, wait for them to leave, then close. */
+function shutdown(signal: string): Promise<void> {
+  stopping ??= (async () => {
+    log.info({ signal, connections: ctx.state.connections }, 'draining');
+    ctx.state.draining = true;
+    uWS.us_listen_socket_close(listenSocket);
+    channels.closeAll(CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
+    const deadline = Date.now() + config.gateway.drainTimeoutSeconds * 1000;
+    while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
+    await Promise.allSettled([queue.close(), db.destroy()]);
+    redis.disconnect();
+    subscriber.disconnect();
+    queueConnection.disconnect();
+    log.info({ remaining: ctx.state.connections }, 'gateway stopped');
+    process.exit(0);
+  })();
+  return stopping;
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+async function withRetry<T>(what: string, action: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await action();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      log.warn({ err: error, attempt }, `${what} failed; retrying`);
+      await sleep(1000);
+    }
+  }
+}

@@ -1,0 +1,306 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../shared/logger.js';
+import { CLOSE_CODES } from '../../shared/protocol.js';
+import { seqOfPayload, type JobEventLog } from '../../shared/redis/job-event-log.js';
+import type { RedisKeys } from '../../shared/redis/keys.js';
+
+/** What the channel layer needs of a connected client (a uWS socket in production). */
+export interface ChannelSocket {
+  readonly closed: boolean;
+  /** Sends frames in one corked batch; a socket past its backpressure limit closes itself. */
+  send(frames: readonly (string | Buffer)[]): void;
+  joinTopic(topic: string): void;
+  close(code: number, reason: string): void;
+}
+
+/** What a joining client is served before it goes live: frames up to `servedSeq`, or a refusal. */
+export type InitialServe =
+  | { frames: (string | Buffer)[]; servedSeq: number }
+  | { frames: (string | Buffer)[]; close: { code: number; reason: string } };
+
+interface Joiner {
+  socket: ChannelSocket;
+  /** Live events buffered while the joiner's snapshot/history is being read. */
+  buffer: Buffer[];
+  /** Seq the joiner has been served up to; null while its read is in flight. */
+  servedSeq: number | null;
+}
+
+class JobChannel {
+  refs = 0;
+  /** Highest seq published to the topic; -1 before the first event. */
+  forwardedSeq = -1;
+  readonly members = new Set<ChannelSocket>();
+  readonly joiners = new Set<Joiner>();
+  /** Live events held back while a gap is filled from history; null when not recovering. */
+  recovering: Buffer[] | null = null;
+  subscribed!: Promise<void>;
+
+  constructor(
+    readonly jobId: number,
+    readonly redisChannel: string,
+    readonly topic: string,
+  ) {}
+}
+
+export interface ChannelStats {
+  eventsReceived: number;
+  eventsForwarded: number;
+  duplicatesDropped: number;
+  gapsRecovered: number;
+  resyncs: number;
+}
+
+/**
+ * The gateway's per-job fan-out. A job's Redis channel is subscribed when its first local client
+ * arrives and unsubscribed when its last leaves (reference counted, rolled back if SUBSCRIBE
+ * fails). Each event is published once to the job's uWS topic, never parsed per socket.
+ *
+ * Guarantee: a client gets every event after the point it was served (snapshot or history), in
+ * seq order, exactly once. Joining is race-free: the channel is subscribed before the client's
+ * state is read, events arriving meanwhile are buffered, and the client joins the topic only once
+ * the channel has forwarded the seq it was served up to (until then it is sent events directly).
+ * Redis pub/sub is at-most-once, so a seq gap (for example across a Redis reconnect) is filled
+ * from the job's history; when history no longer holds it, the job's clients are told to resync.
+ */
+export class JobChannels {
+  private readonly byName = new Map<string, JobChannel>();
+  private readonly byJob = new Map<number, JobChannel>();
+  readonly stats: ChannelStats = { eventsReceived: 0, eventsForwarded: 0, duplicatesDropped: 0, gapsRecovered: 0, resyncs: 0 };
+  private started = false;
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly keys: RedisKeys,
+    private readonly eventLog: JobEventLog,
+    private readonly publish: (topic: string, payload: Buffer) => void,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.onMessage(channel.toString(), payload));
+    let connectedBefore = this.subscriber.status === 'ready';
+    this.subscriber.on('ready', () => {
+      if (connectedBefore) void this.afterReconnect();
+      connectedBefore = true;
+    });
+  }
+
+  /** Jobs with at least one local client. */
+  get activeJobs(): number {
+    return this.byJob.size;
+  }
+
+  /** Redis channels this gateway holds (one per active job). */
+  get redisChannels(): number {
+    return this.byName.size;
+  }
+
+  /** Local clients of a job (joining or live). */
+  membersOf(jobId: number): number {
+    return this.byJob.get(jobId)?.members.size ?? 0;
+  }
+
+  topicOf(jobId: number): string {
+    return `job:${jobId}`;
+  }
+
+  /**
+   * Attaches a socket to a job: subscribes the job's channel (first client), asks `serve` for what
+   * the client gets first (it reads state and history after the subscription is live), sends it
+   * with every buffered event above it, then puts the socket live. Returns false when the socket
+   * was refused or closed meanwhile.
+   */
+  async attach(jobId: number, socket: ChannelSocket, serve: () => Promise<InitialServe>): Promise<boolean> {
+    const channel = this.acquire(jobId);
+    channel.members.add(socket);
+    const joiner: Joiner = { socket, buffer: [], servedSeq: null };
+    channel.joiners.add(joiner);
+    try {
+      await channel.subscribed;
+      const initial = await serve();
+      if (socket.closed) return false;
+      if ('close' in initial) {
+        channel.joiners.delete(joiner);
+        socket.send(initial.frames);
+        socket.close(initial.close.code, initial.close.reason);
+        return false;
+      }
+      // From here to the end: synchronous, so no event is handled in between.
+      const frames = initial.frames;
+      for (const payload of joiner.buffer) if (seqOfPayload(payload) > initial.servedSeq) frames.push(payload);
+      joiner.buffer = [];
+      joiner.servedSeq = Math.max(initial.servedSeq, channel.forwardedSeq);
+      socket.send(frames);
+      if (socket.closed) return false;
+      if (channel.recovering === null && channel.forwardedSeq >= initial.servedSeq) this.goLive(channel, joiner);
+      return true;
+    } catch (error) {
+      channel.joiners.delete(joiner);
+      this.log.warn({ jobId, err: error }, 'client could not join its job');
+      if (!socket.closed) socket.close(CLOSE_CODES.UNAVAILABLE, 'event stream unavailable, retry');
+      return false;
+    }
+  }
+
+  /** Closes every local client (graceful shutdown: they reconnect elsewhere and resume). */
+  closeAll(code: number, reason: string): void {
+    for (const channel of [...this.byJob.values()]) {
+      for (const socket of [...channel.members]) socket.close(code, reason);
+    }
+  }
+
+  /** Detaches a closed socket; the last one out unsubscribes the job's channel. */
+  detach(jobId: number, socket: ChannelSocket): void {
+    const channel = this.byJob.get(jobId);
+    if (!channel || !channel.members.delete(socket)) return;
+    for (const joiner of channel.joiners) if (joiner.socket === socket) channel.joiners.delete(joiner);
+    this.release(channel);
+  }
+
+  private acquire(jobId: number): JobChannel {
+    let channel = this.byJob.get(jobId);
+    if (!channel) {
+      const name = this.keys.jobChannel(jobId);
+      const created = new JobChannel(jobId, name, this.topicOf(jobId));
+      created.subscribed = this.subscriber.subscribe(name).then(
+        () => undefined,
+        (error: unknown) => {
+          // Roll back, so the next client of the job tries again.
+          if (this.byJob.get(jobId) === created) this.forget(created);
+          throw error;
+        },
+      );
+      created.subscribed.catch(() => undefined);
+      channel = created;
+      this.byJob.set(jobId, channel);
+      this.byName.set(name, channel);
+    }
+    channel.refs += 1;
+    return channel;
+  }
+
+  private release(channel: JobChannel): void {
+    channel.refs -= 1;
+    if (channel.refs > 0 || this.byJob.get(channel.jobId) !== channel) return;
+    this.forget(channel);
+    this.subscriber.unsubscribe(channel.redisChannel).catch((error: unknown) => {
+      this.log.warn({ jobId: channel.jobId, err: error }, 'unsubscribe failed; the connection resubscribes only what is held');
+    });
+  }
+
+  private forget(channel: JobChannel): void {
+    this.byJob.delete(channel.jobId);
+    this.byName.delete(channel.redisChannel);
+  }
+
+  private onMessage(name: string, payload: Buffer): void {
+    const channel = this.byName.get(name);
+    this.stats.eventsReceived += 1;
+    if (!channel) return;
+    if (channel.recovering !== null) {
+      channel.recovering.push(payload);
+      return;
+    }
+    this.deliver(channel, payload, seqOfPayload(payload));
+  }
+
+  private deliver(channel: JobChannel, payload: Buffer, seq: number): void {
+    if (seq <= channel.forwardedSeq) {
+      this.stats.duplicatesDropped += 1;
+      return;
+    }
+    if (channel.forwardedSeq >= 0 && seq > channel.forwardedSeq + 1) {
+      // Pub/sub dropped something (a reconnect): fill the gap from history first.
+      channel.recovering = [payload];
+      void this.recover(channel);
+      return;
+    }
+    channel.forwardedSeq = seq;
+    this.publish(channel.topic, payload);
+    this.stats.eventsForwarded += 1;
+    for (const joiner of channel.joiners) {
+      if (joiner.servedSeq === null) {
+        joiner.buffer.push(payload);
+      } else if (seq > joiner.servedSeq) {
+        joiner.socket.send([payload]);
+        joiner.servedSeq = seq;
+        this.goLive(channel, joiner);
+      } else if (seq === joiner.servedSeq) {
+        this.goLive(channel, joiner);
+      }
+    }
+  }
+
+  private goLive(channel: JobChannel, joiner: Joiner): void {
+    channel.joiners.delete(joiner);
+    if (!joiner.socket.closed) joiner.socket.joinTopic(channel.topic);
+  }
+
+  /** Fills a seq gap from the job's history, then releases the events held back meanwhile. */
+  private async recover(channel: JobChannel): Promise<void> {
+    const from = channel.forwardedSeq;
+    try {
+      const read = await this.eventLog.read(channel.jobId, from);
+      if (read.history === 'gap' || read.history === null) {
+        this.resync(channel, 'history no longer holds the missed events');
+        return;
+      }
+      for (const payload of read.history) this.deliverRecovered(channel, Buffer.from(payload));
+      const held = channel.recovering ?? [];
+      channel.recovering = null;
+      this.stats.gapsRecovered += 1;
+      for (const payload of held) this.deliver(channel, payload, seqOfPayload(payload));
+    } catch (error) {
+      this.log.warn({ jobId: channel.jobId, err: error }, 'could not fill an event gap from history');
+      this.resync(channel, 'event stream interrupted');
+    }
+  }
+
+  private deliverRecovered(channel: JobChannel, payload: Buffer): void {
+    const seq = seqOfPayload(payload);
+    if (seq !== channel.forwardedSeq + 1) return;
+    const recovering = channel.recovering;
+    channel.recovering = null;
+    this.deliver(channel, payload, seq);
+    channel.recovering = recovering;
+  }
+
+  /** Closes a job's clients with RESYNC: they reconnect with their last seq and are served afresh. */
+  private resync(channel: JobChannel, reason: string): void {
+    this.stats.resyncs += 1;
+    channel.recovering = null;
+    channel.forwardedSeq = -1;
+    this.log.warn({ jobId: channel.jobId, clients: channel.members.size, reason }, 'clients of job told to resync');
+    for (const socket of [...channel.members]) socket.close(CLOSE_CODES.RESYNC, reason);
+  }
+
+  /**
+   * After Redis came back: make sure every held channel is subscribed again, then fill whatever was
+   * published while the connection was down.
+   */
+  private async afterReconnect(): Promise<void> {
+    const channels = [...this.byJob.values()];
+    this.log.info({ channels: channels.length }, 'redis subscriber back: resubscribing and filling gaps');
+    if (channels.length === 0) return;
+    try {
+      await this.subscriber.subscribe(...channels.map((c) => c.redisChannel));
+    } catch (error) {
+      this.log.warn({ err: error }, 'resubscribe failed; waiting for the next reconnect');
+      return;
+    }
+    for (const channel of channels) {
+      if (this.byJob.get(channel.jobId) !== channel || channel.recovering !== null) continue;
+      if (channel.forwardedSeq < 0) {
+        // Nothing forwarded yet: its clients are served from reads taken after this point, or
+        // wait for a seq they were served; to be safe, tell them to resync.
+        if (channel.joiners.size > 0) this.resync(channel, 'event stream interrupted while joining');
+        continue;
+      }
+      channel.recovering = [];
+      void this.recover(channel);
+    }
+  }
+}
