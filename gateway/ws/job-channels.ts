@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
 import { CLOSE_CODES } from '../../shared/protocol.js';
-import { seqOfPayload, type JobEventLog } from '../../shared/redis/job-event-log.js';
+import { epochOfPayload, seqOfPayload, type JobEventLog } from '../../shared/redis/job-event-log.js';
 import type { RedisKeys } from '../../shared/redis/keys.js';
 
 /** What the channel layer needs of a connected client (a uWS socket in production). */
@@ -30,6 +30,8 @@ class JobChannel {
   refs = 0;
   /** Highest seq published to the topic; -1 before the first event. */
   forwardedSeq = -1;
+  /** The event published last: its epoch tells a duplicate from a stream that restarted. */
+  lastForwarded: Buffer | null = null;
   readonly members = new Set<ChannelSocket>();
   readonly joiners = new Set<Joiner>();
   /** Live events held back while a gap is filled from history; null when not recovering. */
@@ -209,6 +211,11 @@ export class JobChannels {
 
   private deliver(channel: JobChannel, payload: Buffer, seq: number): void {
     if (seq <= channel.forwardedSeq) {
+      if (channel.lastForwarded && epochOfPayload(payload) !== epochOfPayload(channel.lastForwarded)) {
+        // The stream restarted below what its clients hold: they must refetch, not guess.
+        this.resync(channel, 'the job\'s event stream restarted');
+        return;
+      }
       this.stats.duplicatesDropped += 1;
       return;
     }
@@ -219,6 +226,7 @@ export class JobChannels {
       return;
     }
     channel.forwardedSeq = seq;
+    channel.lastForwarded = payload;
     this.publish(channel.topic, payload);
     this.stats.eventsForwarded += 1;
     for (const joiner of channel.joiners) {
@@ -244,11 +252,12 @@ export class JobChannels {
     const from = channel.forwardedSeq;
     try {
       const read = await this.eventLog.read(channel.jobId, from);
-      if (read.history === 'gap' || read.history === null) {
+      if (read.history === 'gap') {
         this.resync(channel, 'history no longer holds the missed events');
         return;
       }
-      for (const payload of read.history) this.deliverRecovered(channel, Buffer.from(payload));
+      // No state: Redis lost the stream and nothing was emitted since; the next event continues it.
+      for (const payload of read.history ?? []) this.deliverRecovered(channel, Buffer.from(payload));
       const held = channel.recovering ?? [];
       channel.recovering = null;
       this.stats.gapsRecovered += 1;
@@ -273,6 +282,7 @@ export class JobChannels {
     this.stats.resyncs += 1;
     channel.recovering = null;
     channel.forwardedSeq = -1;
+    channel.lastForwarded = null;
     this.log.warn({ jobId: channel.jobId, clients: channel.members.size, reason }, 'clients of job told to resync');
     for (const socket of [...channel.members]) socket.close(CLOSE_CODES.RESYNC, reason);
   }

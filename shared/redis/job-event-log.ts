@@ -101,3 +101,15 @@ export function seqOfPayload(payload: string | Buffer): number {
   if (at < 0) return -1;
   return Number.parseInt(text.slice(at + 6), 10);
 }
+
+const EPOCH_MARK = '"metadata":{"epoch":"';
+
+/** Reads metadata.epoch out of an event serialized by the emit script, without parsing it. */
+export function epochOfPayload(payload: string | Buffer): string | null {
+  const at = payload.indexOf(EPOCH_MARK);
+  if (at < 0) return null;
+  const start = at + EPOCH_MARK.length;
+  const end = payload.indexOf('"', start);
+  if (end < 0) return null;
+  return typeof payload === 'string' ? payload.slice(start, end) : payload.toString('latin1', start, end);
+}
