@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrapingEventSchema, type EventDraft, type ScrapingEvent } from '../../shared/events.js';
+import { JobEventLog } from '../../shared/redis/job-event-log.js';
+import { RedisKeys } from '../../shared/redis/keys.js';
+import type { JobEventSink } from '../../worker/events/job-event-sink.js';
+import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
+import { RedisEventSink } from '../../worker/events/redis-event-sink.js';
+import { createTestRedis, type TestRedis } from '../helpers/services.js';
+
+const draft = (message: string, over: Partial<EventDraft> = {}): EventDraft => ({
+  event_type: 'job_progress',
+  status: 'running',
+  progress: 50,
+  results_count: 1,
+  message,
+  metadata: {},
+  timestamp: new Date().toISOString(),
+  ...over,
+});
+
+interface Harness {
+  sink: JobEventSink;
+  events(jobId: number): Promise<ScrapingEvent[]>;
+  /** Loses the job's stream, as a Redis without persistence does on restart. */
+  lose(jobId: number): Promise<void>;
+}
+
+let t: TestRedis;
+beforeAll(async () => {
+  t = await createTestRedis();
+});
+afterAll(() => t.cleanup());
+
+const implementations: [string, () => Harness][] = [
+  [
+    'memory',
+    () => {
+      const sink = new MemoryEventSink();
+      return { sink, events: async (jobId) => sink.events(jobId), lose: async (jobId) => sink.lose(jobId) };
+    },
+  ],
+  [
+    'redis',
+    () => {
+      const keys = new RedisKeys(`${t.keyPrefix}${Math.random().toString(36).slice(2)}:`);
+      const sink = new RedisEventSink(new JobEventLog(t.redis, keys, { maxEvents: 1000, retentionSeconds: 60 }));
+      return {
+        sink,
+        events: async (jobId) => (await t.redis.lrange(keys.jobHistory(jobId), 0, -1)).map((e) => scrapingEventSchema.parse(JSON.parse(e))),
+        lose: async (jobId) => void (await t.redis.del(keys.jobState(jobId), keys.jobHistory(jobId))),
+      };
+    },
+  ],
+];
+
+// One contract, two implementations: what the orchestrator's unit tests rely on of the memory
+// sink is what the worker gets from the Redis one.
+describe.each(implementations)('JobEventSink contract (%s)', (_name, make) => {
+  it('applies emits of one job in call order, even when nobody waits in between', async () => {
+    const { sink, events } = make();
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => sink.emit(1, draft(`e${i}`))));
+    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const stored = await events(1);
+    expect(stored.map((e) => [e.seq, e.message])).toEqual(Array.from({ length: 50 }, (_, i) => [i + 1, `e${i}`]));
+    expect(new Set(stored.map((e) => e.metadata.epoch)).size).toBe(1);
+  });
+
+  it('numbers each job on its own', async () => {
+    const { sink } = make();
+    const [a, b, c] = await Promise.all([sink.emit(2, draft('a')), sink.emit(3, draft('b')), sink.emit(2, draft('c'))]);
+    expect([a.seq, b.seq, c.seq]).toEqual([1, 1, 2]);
+  });
+
+  it('continues above the highest seq it saw, under a new epoch, when the stream is lost', async () => {
+    const { sink, events, lose } = make();
+    const first = await sink.emit(4, draft('a'));
+    await sink.emit(4, draft('b'));
+    await lose(4);
+    const after = await sink.emit(4, draft('c'));
+    expect(after.seq).toBe(3);
+    expect(after.epoch).not.toBe(first.epoch);
+    expect((await events(4)).map((e) => e.seq)).toEqual([3]);
+  });
+
+  it('starts a new stream above a floor raised from elsewhere (the job row)', async () => {
+    const { sink } = make();
+    sink.raiseSeqFloor(5, 41);
+    sink.raiseSeqFloor(5, 12);
+    expect((await sink.emit(5, draft('a'))).seq).toBe(42);
+  });
+
+  it('reports the head of a stream, and none for a job without one', async () => {
+    const { sink } = make();
+    expect(await sink.head(6)).toBeNull();
+    await sink.emit(6, draft('a', { event_type: 'job_started', progress: 0 }));
+    await sink.emit(6, draft('b', { event_type: 'job_completed', status: 'completed', progress: 100 }));
+    expect(await sink.head(6)).toEqual({ seq: 2, status: 'completed', eventType: 'job_completed' });
+  });
+
+  it('rejects a draft that breaks the schema and keeps numbering the next ones', async () => {
+    const { sink, events } = make();
+    const bad = sink.emit(7, draft('bad', { progress: 250 }));
+    const good = sink.emit(7, draft('good'));
+    await expect(bad).rejects.toThrow();
+    expect((await good).seq).toBe(1);
+    expect((await events(7)).map((e) => e.message)).toEqual(['good']);
+  });
+});

@@ -1,0 +1,193 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../../shared/db/database.js';
+import { JobFailedError, ScraperError } from '../../shared/errors.js';
+import type { EventDraft, ScrapingEvent } from '../../shared/events.js';
+import { createLogger } from '../../shared/logger.js';
+import { SCRAPER_NAMES, type ScraperName } from '../../shared/scraper-names.js';
+import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
+import { dedupeFlights } from '../../worker/orchestrator/dedupe.js';
+import { FlightOrchestrator, type ScrapeAllInput } from '../../worker/orchestrator/orchestrator.js';
+import { ProgressTracker } from '../../worker/progress-tracker.js';
+import type { ScrapedFlight, Scraper, SearchRequest } from '../../worker/scrapers/scraper.js';
+import { SimScraper } from '../../worker/scrapers/sim.scraper.js';
+
+// Never connected: scrapeAll does not touch the database.
+const db = createDatabase('postgres://unused@127.0.0.1:1/unused', 1);
+afterAll(() => db.destroy());
+const log = createLogger('test', 'silent');
+
+function simScrapers(options: { failing?: ScraperName[]; latencyMs?: number } = {}): Map<string, Scraper> {
+  return new Map(
+    SCRAPER_NAMES.map((name) => [name, new SimScraper(name, { latencyMs: options.latencyMs ?? 5, failureRate: 0, alwaysFail: options.failing?.includes(name) })]),
+  );
+}
+
+function setup(options: { scrapers?: Map<string, Scraper>; concurrency?: number; failureThreshold?: number } = {}) {
+  const sink = new MemoryEventSink();
+  const orchestrator = new FlightOrchestrator({
+    scrapers: options.scrapers ?? simScrapers(),
+    db,
+    concurrency: options.concurrency ?? 3,
+    failureThreshold: options.failureThreshold ?? 1,
+    log,
+  });
+  const progress = new ProgressTracker(sink, 7);
+  const input: ScrapeAllInput = { origins: ['MUC'], destinations: ['BCN', 'LIS'], dateRanges: [['2026-12-20', '2026-12-27']], progress };
+  return { sink, orchestrator, input, events: () => sink.events(7) };
+}
+
+const ofType = (events: ScrapingEvent[], type: string) => events.filter((e) => e.event_type === type);
+
+describe('FlightOrchestrator.scrapeAll', () => {
+  it('reports every task and the job progress in seq order, up to 100 %', async () => {
+    const { orchestrator, input, events } = setup();
+    const result = await orchestrator.scrapeAll(input);
+    const all = events();
+
+    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+    expect(result).toMatchObject({ tasksTotal: 8, successfulScrapers: 8, failedScrapers: 0, failures: [] });
+    expect(ofType(all, 'scraper_started')).toHaveLength(8);
+    expect(ofType(all, 'scraper_completed')).toHaveLength(8);
+    for (const done of ofType(all, 'scraper_completed')) {
+      const started = all.find((e) => e.event_type === 'scraper_started' && e.metadata.scraper === done.metadata.scraper && e.metadata.route === done.metadata.route)!;
+      expect(started.seq).toBeLessThan(done.seq);
+      expect(done.metadata).toMatchObject({ dates: '2026-12-20/2026-12-27', results_count: expect.any(Number) });
+      expect(['MUC→BCN', 'MUC→LIS']).toContain(done.metadata.route);
+    }
+
+    const progress = ofType(all, 'job_progress');
+    expect(progress.map((e) => e.metadata.tasks_done)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(progress.map((e) => e.progress)).toEqual([12.5, 25, 37.5, 50, 62.5, 75, 87.5, 100]);
+    expect(progress.at(-1)!.metadata).toMatchObject({ successful_scrapers: 8, failed_scrapers: 0, total_flights: result.totalFlights, tasks_total: 8 });
+
+    // Results only grow, in seq order, and end at the deduplicated count.
+    const counts = all.map((e) => e.results_count);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    const updates = ofType(all, 'results_updated').map((e) => e.results_count);
+    expect(updates).toEqual([...new Set(updates)].sort((a, b) => a - b));
+    expect(updates.at(-1)).toBe(result.flights.length);
+    expect(all.every((e) => e.status === 'running')).toBe(true);
+  });
+
+  it('merges the same flight found by several scrapers, keeping the cheapest', async () => {
+    const { orchestrator, input } = setup();
+    const result = await orchestrator.scrapeAll(input);
+    expect(result.rawFlights).toBeGreaterThan(result.flights.length);
+    expect(result.totalFlights).toBe(result.flights.length);
+
+    const raw: ScrapedFlight[] = [];
+    for (const scraper of simScrapers().values()) {
+      for (const destination of ['BCN', 'LIS']) {
+        raw.push(...(await scraper.search({ origin: 'MUC', destination, departDate: '2026-12-20', returnDate: '2026-12-27', signal: new AbortController().signal })));
+      }
+    }
+    expect(result.flights).toEqual(dedupeFlights(raw));
+    const resold = result.flights.filter((f) => f.airline === 'Ryanair');
+    for (const flight of resold) {
+      const offers = raw.filter((r) => r.outbound_flight_number === flight.outbound_flight_number && r.destination === flight.destination);
+      expect(flight.price).toBe(Math.min(...offers.map((o) => o.price)));
+    }
+  });
+
+  it('counts a failing scraper and goes on', async () => {
+    const { orchestrator, input, events } = setup({ scrapers: simScrapers({ failing: ['sim-kiwi'] }) });
+    const result = await orchestrator.scrapeAll(input);
+    expect(result).toMatchObject({ tasksTotal: 8, successfulScrapers: 6, failedScrapers: 2 });
+    expect(result.failures.map((f) => [f.scraper, f.route])).toEqual(
+      expect.arrayContaining([
+        ['sim-kiwi', 'MUC→BCN'],
+        ['sim-kiwi', 'MUC→LIS'],
+      ]),
+    );
+    const failed = ofType(events(), 'scraper_failed');
+    expect(failed).toHaveLength(2);
+    expect(failed[0]!.metadata).toMatchObject({ scraper: 'sim-kiwi', error: expect.stringContaining('simulated outage') });
+    expect(ofType(events(), 'job_progress').at(-1)).toMatchObject({ progress: 100, metadata: { successful_scrapers: 6, failed_scrapers: 2 } });
+  });
+
+  it('fails the job when every task failed, after reporting each', async () => {
+    const { orchestrator, input, events } = setup({ scrapers: simScrapers({ failing: [...SCRAPER_NAMES] }) });
+    const error = await orchestrator.scrapeAll(input).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(JobFailedError);
+    expect(error).toMatchObject({ code: 'JOB_FAILED', retryable: false, summary: { failedScrapers: 8, successfulScrapers: 0 } });
+    expect((error as Error).message).toMatch(/every scraper task failed \(8 of 8\).*simulated outage/);
+    expect(ofType(events(), 'scraper_failed')).toHaveLength(8);
+    expect(ofType(events(), 'job_progress').at(-1)!.progress).toBe(100);
+  });
+
+  it('fails the job when the failed share passes the threshold, and not at it', async () => {
+    const failing = simScrapers({ failing: ['sim-kiwi'] }); // 2 of 8 tasks: 25 %
+    const strict = setup({ scrapers: failing, failureThreshold: 0.2 });
+    await expect(strict.orchestrator.scrapeAll(strict.input)).rejects.toThrow(/2 of 8 scraper tasks failed \(25%\), more than the allowed 20%/);
+    const lenient = setup({ scrapers: failing, failureThreshold: 0.25 });
+    await expect(lenient.orchestrator.scrapeAll(lenient.input)).resolves.toMatchObject({ failedScrapers: 2 });
+  });
+
+  it('runs no more tasks at once than its concurrency', async () => {
+    let running = 0;
+    let peak = 0;
+    const counting: Scraper = {
+      name: 'counting',
+      async search(req: SearchRequest) {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 10));
+        running -= 1;
+        return new SimScraper('sim-ryanair', { latencyMs: 0, failureRate: 0 }).search(req);
+      },
+    };
+    const { orchestrator, input } = setup({ scrapers: new Map([['counting', counting]]), concurrency: 2 });
+    await orchestrator.scrapeAll({ ...input, destinations: ['BCN', 'LIS', 'OPO', 'FAO', 'AGP'] });
+    expect(peak).toBe(2);
+  });
+
+  it('stops promptly and rejects with the reason when aborted', async () => {
+    const { orchestrator, input, events } = setup({ scrapers: simScrapers({ latencyMs: 5_000 }), concurrency: 2 });
+    const controller = new AbortController();
+    const reason = new Error('lock lost');
+    const started = performance.now();
+    setTimeout(() => controller.abort(reason), 30);
+    await expect(orchestrator.scrapeAll({ ...input, signal: controller.signal })).rejects.toBe(reason);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(ofType(events(), 'scraper_started')).toHaveLength(2);
+    expect(ofType(events(), 'scraper_failed')).toHaveLength(0);
+  });
+
+  it('counts malformed scraper results as a failed task', async () => {
+    const broken: Scraper = { name: 'broken', search: async () => [{ price: -1 } as unknown as ScrapedFlight] };
+    const thrower: Scraper = {
+      name: 'thrower',
+      search: async () => {
+        throw new ScraperError('thrower', 'HTTP 503');
+      },
+    };
+    const scrapers = new Map<string, Scraper>([['broken', broken], ['thrower', thrower], ['sim-ryanair', new SimScraper('sim-ryanair', { latencyMs: 0, failureRate: 0 })]]);
+    const { orchestrator, input } = setup({ scrapers });
+    const result = await orchestrator.scrapeAll({ ...input, destinations: ['BCN'] });
+    expect(result.failures.map((f) => [f.scraper, f.error.split(':')[0]])).toEqual(
+      expect.arrayContaining([
+        ['broken', 'malformed results'],
+        ['thrower', 'HTTP 503'],
+      ]),
+    );
+  });
+
+  it('stops the job when an event cannot be emitted (not a scraper failure)', async () => {
+    const sink = new MemoryEventSink();
+    let emits = 0;
+    const failingSink = Object.assign(Object.create(sink) as MemoryEventSink, {
+      emit: (jobId: number, draft: EventDraft) => (++emits === 5 ? Promise.reject(new Error('redis down')) : sink.emit(jobId, draft)),
+    });
+    const orchestrator = new FlightOrchestrator({ scrapers: simScrapers(), db, concurrency: 2, failureThreshold: 1, log });
+    const progress = new ProgressTracker(failingSink, 8);
+    await expect(
+      orchestrator.scrapeAll({ origins: ['MUC'], destinations: ['BCN'], dateRanges: [['2026-12-20', '2026-12-27']], progress }),
+    ).rejects.toThrow('redis down');
+  });
+
+  it('rejects an unknown scraper name before searching anything', async () => {
+    const { orchestrator, input, events } = setup();
+    await expect(orchestrator.scrapeAll({ ...input, scrapers: ['sim-nope'] })).rejects.toMatchObject({ code: 'JOB_INVALID' });
+    expect(events()).toEqual([]);
+  });
+});
