@@ -1,0 +1,100 @@
+import { hostname } from 'node:os';
+import { Worker } from 'bullmq';
+import type { Config } from '../shared/config.js';
+import { createDatabase } from '../shared/db/database.js';
+import { migrateToLatest } from '../shared/db/migrate.js';
+import type { Logger } from '../shared/logger.js';
+import type { ScrapeJobData } from '../shared/queue.js';
+import { createRedis } from '../shared/redis/connection.js';
+import { JobEventLog } from '../shared/redis/job-event-log.js';
+import { RedisKeys } from '../shared/redis/keys.js';
+import { RedisEventSink } from './events/redis-event-sink.js';
+import { FlightOrchestrator } from './orchestrator/orchestrator.js';
+import { createScrapeProcessor } from './processor.js';
+import { createScrapers } from './scrapers/index.js';
+
+export interface WorkerApp {
+  readonly id: string;
+  /** Stops taking jobs, lets the active ones finish, then closes every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires a worker process: Postgres (migrated), Redis for events, the BullMQ worker on the scrape
+ * queue. Resolves once the worker is consuming; on a failed start closes what it opened.
+ */
+export async function startWorkerApp(config: Config, log: Logger): Promise<WorkerApp> {
+  const id = `${hostname()}-${process.pid}`;
+  const closers: (() => Promise<unknown>)[] = [];
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      // Last opened, first closed: the BullMQ worker drains before its connections go.
+      for (const closer of closers.reverse()) {
+        try {
+          await closer();
+        } catch (error) {
+          log.warn({ err: error }, 'error while closing');
+        }
+      }
+    })());
+
+  try {
+    const db = createDatabase(config.databaseUrl, config.worker.concurrency + 2);
+    closers.push(() => db.destroy());
+    const applied = await migrateToLatest(db);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+
+    const keys = new RedisKeys(config.keyPrefix);
+    const eventsRedis = createRedis(config.redisUrl, log, 'worker-events');
+    closers.push(() => eventsRedis.quit());
+    // BullMQ blocks on its connection, which must then never give up on a command.
+    const queueRedis = createRedis(config.redisUrl, log, 'worker-queue', { maxRetriesPerRequest: null });
+    closers.push(() => queueRedis.quit());
+
+    const orchestrator = new FlightOrchestrator({
+      scrapers: createScrapers(config.worker),
+      db,
+      concurrency: config.worker.orchestratorConcurrency,
+      failureThreshold: config.worker.jobFailureThreshold,
+      log,
+    });
+    const processor = createScrapeProcessor({
+      db,
+      sink: new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history)),
+      orchestrator,
+      log,
+      workerId: id,
+    });
+
+    const worker = new Worker<ScrapeJobData>(config.queueName, processor, {
+      name: id,
+      connection: queueRedis,
+      prefix: keys.bullmqPrefix,
+      concurrency: config.worker.concurrency,
+      lockDuration: config.worker.lockDurationMs,
+      stalledInterval: config.worker.stalledIntervalMs,
+      // A job whose worker died (lock expired) goes back to the queue for another worker, up to
+      // as many times as it may be attempted; past that BullMQ fails it.
+      maxStalledCount: Math.max(1, config.worker.attempts),
+      autorun: false,
+    });
+    closers.push(() => worker.close());
+    worker.on('error', (error) => log.error({ err: error }, 'worker error'));
+    worker.on('failed', (job, error) => log.warn({ bullJobId: job?.id, err: error.message }, 'job attempt failed'));
+    worker.on('stalled', (bullJobId) => log.warn({ bullJobId }, 'stalled job handed back to the queue'));
+    // Another worker may already own a job whose lock this one could not renew: stop working on it.
+    worker.on('lockRenewalFailed', (bullJobIds) => {
+      for (const bullJobId of bullJobIds) {
+        log.warn({ bullJobId }, 'job lock lost; aborting it here');
+        worker.cancelJob(bullJobId, 'job lock lost');
+      }
+    });
+    void worker.run().catch((error: unknown) => log.error({ err: error }, 'worker loop stopped'));
+    await worker.waitUntilReady();
+    return { id, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
