@@ -4,7 +4,7 @@ import { migrateToLatest } from '../shared/db/migrate.js';
 import { createLogger } from '../shared/logger.js';
 import { CLOSE_CODES } from '../shared/protocol.js';
 import { createScrapeQueue } from '../shared/queue.js';
-import { createRedis } from '../shared/redis/connection.js';
+import { createRedis, whenReady } from '../shared/redis/connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { loadConfigOrExit } from '../shared/startup.js';
@@ -52,6 +52,9 @@ const ctx: GatewayContext = {
   state: { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() },
 };
 app = createApp(ctx);
+// A SUBSCRIBE queued before the connection's ready check would turn it into a subscriber too
+// early; start fan-out only on ready connections (they reconnect by themselves afterwards).
+await Promise.all([whenReady(redis), whenReady(subscriber)]);
 channels.start();
 
 const listenSocket = await listen(app, config.gateway.host, config.gateway.port, config.gateway.listenExclusivePort);
