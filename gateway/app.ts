@@ -1,4 +1,5 @@
 import type { GatewayContext } from './context.js';
+import { registerClientScriptRoute } from './http/client-script.routes.js';
 import { registerHealthRoutes } from './http/health.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
 import { reply, sendError } from './http/responses.js';
@@ -13,6 +14,7 @@ export function createApp(ctx: GatewayContext): TemplatedApp {
   registerJobRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
   registerStaticRoutes(app);
+  registerClientScriptRoute(app, ctx.log);
   app.any('/*', (res, req) => {
     sendError(reply(res), 404, 'NOT_FOUND', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}`);
   });

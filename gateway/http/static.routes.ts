@@ -5,6 +5,9 @@ import { reply, sendBody } from './responses.js';
 /** Files of gateway/public/, read once at start: the dashboard needs no build step. */
 const PAGES: { path: string; file: string; type: string }[] = [
   { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
+  { path: '/dashboard.css', file: 'dashboard.css', type: 'text/css; charset=utf-8' },
+  { path: '/dashboard.js', file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+  { path: '/job-view.js', file: 'job-view.js', type: 'text/javascript; charset=utf-8' },
 ];
 
 export function registerStaticRoutes(app: TemplatedApp): void {

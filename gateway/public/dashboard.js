@@ -1,0 +1,125 @@
+// The dashboard: enqueue a flight search (POST /api/jobs) and follow a job live with the client
+// SDK's JobStream, the same code the CLI runs (the gateway serves it bundled at
+// /client/job-stream.js), so reconnect, resume and dedup behave alike everywhere.
+import { JobView } from './job-view.js';
+
+const view = new JobView(document.getElementById('job'));
+const searchForm = document.getElementById('search-form');
+const watchForm = document.getElementById('watch-form');
+let JobStream = null;
+let current = null;
+let currentJobId = null;
+
+try {
+  ({ JobStream } = await import('/client/job-stream.js'));
+} catch (error) {
+  showFormError(`The live view is unavailable: the client script did not load (${error.message}).`);
+}
+
+setDefaultDates();
+searchForm.addEventListener('submit', onSearch);
+watchForm.addEventListener('submit', onWatch);
+window.addEventListener('hashchange', watchFromHash);
+watchFromHash();
+
+/** Follows a job from its first event: resuming "after seq 0" makes the gateway replay its history. */
+function watchJob(jobId) {
+  if (!JobStream) return;
+  void current?.close();
+  view.reset(jobId);
+  const stream = new JobStream({ baseUrl: location.origin, jobId, resumeFrom: { lastSeq: 0, epoch: null } });
+  stream.on('snapshot', (snapshot, info) => view.snapshot(snapshot, info));
+  stream.on('event', (event) => view.event(event));
+  stream.on('end', (event) => view.end(event));
+  stream.on('status', (status, detail) => view.connection(status, detail));
+  stream.on('error', (error) => {
+    if (!error.retryable) view.note(error.message);
+  });
+  current = stream;
+  currentJobId = jobId;
+  stream.start();
+  if (location.hash !== `#job=${jobId}`) history.replaceState(null, '', `#job=${jobId}`);
+}
+
+async function onSearch(event) {
+  event.preventDefault();
+  clearErrors();
+  const data = new FormData(searchForm);
+  const body = {
+    origins: codes(data.get('origins')),
+    destinations: codes(data.get('destinations')),
+    date_ranges: [[data.get('depart'), data.get('return')]],
+    scrapers: data.getAll('scrapers'),
+  };
+  const button = document.getElementById('search-submit');
+  button.disabled = true;
+  try {
+    const response = await fetch('/api/jobs', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = await response.json().catch(() => null);
+    if (response.status === 202 && json) watchJob(json.job_id);
+    else if (response.status === 400 && json?.error) showErrors(json.error);
+    else showFormError(json?.error?.message ?? `The gateway answered ${response.status}; try again.`);
+  } catch (error) {
+    showFormError(`Could not reach the gateway (${error.message}).`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function onWatch(event) {
+  event.preventDefault();
+  const input = document.getElementById('watch-id');
+  const error = document.getElementById('watch-error');
+  const id = Number(input.value.trim());
+  const valid = /^\d+$/.test(input.value.trim()) && id > 0 && id < 2 ** 31;
+  input.setAttribute('aria-invalid', String(!valid));
+  error.textContent = valid ? '' : 'Enter a job id: a positive whole number.';
+  if (valid) watchJob(id);
+}
+
+function watchFromHash() {
+  const match = /^#job=(\d+)$/.exec(location.hash);
+  if (match && Number(match[1]) !== currentJobId) watchJob(Number(match[1]));
+}
+
+/** "muc, vie bcn" → ["muc", "vie", "bcn"]; the gateway upper-cases and validates them. */
+function codes(value) {
+  return String(value ?? '').split(/[\s,;]+/).filter(Boolean);
+}
+
+/** A 400's field errors go under their fields: "date_ranges.0" → the element for date_ranges. */
+function showErrors(error) {
+  const fields = error.fields ?? {};
+  const unplaced = [];
+  for (const [path, messages] of Object.entries(fields)) {
+    const name = path.split('.')[0];
+    const target = searchForm.querySelector(`[data-error-for="${name}"]`);
+    if (!target) {
+      unplaced.push(`${path}: ${messages.join('; ')}`);
+      continue;
+    }
+    target.textContent = [target.textContent, ...messages].filter(Boolean).join('; ');
+    for (const input of searchForm.querySelectorAll(`[aria-describedby~="${target.id}"]`)) input.setAttribute('aria-invalid', 'true');
+  }
+  if (unplaced.length || Object.keys(fields).length === 0) showFormError([error.message, ...unplaced].join(' — '));
+  searchForm.querySelector('input[aria-invalid="true"], fieldset[aria-invalid="true"] input')?.focus();
+}
+
+function showFormError(text) {
+  document.getElementById('form-error').textContent = text;
+}
+
+function clearErrors() {
+  for (const el of searchForm.querySelectorAll('.error')) el.textContent = '';
+  for (const el of searchForm.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+}
+
+function setDefaultDates() {
+  const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  document.getElementById('depart').value ||= day(30);
+  document.getElementById('return').value ||= day(37);
+}

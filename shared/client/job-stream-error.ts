@@ -1,0 +1,29 @@
+/** Why a JobStream reported a problem; stable codes a program can branch on. */
+export const JOB_STREAM_ERROR_CODES = {
+  /** A frame that is not a valid event of this job (bad JSON, failed the schema, another job). Skipped. */
+  BAD_FRAME: false,
+  /** An event's seq skipped ahead: the stream reconnects and resumes from the last seq it holds. */
+  SEQ_GAP: true,
+  /** Nothing (not even a pong) arrived for two keepalive intervals: the connection is presumed dead and replaced. */
+  STALE_CONNECTION: true,
+  /** The gateway closed with a code that says not to reconnect (44xx): the request itself is wrong. */
+  REFUSED: false,
+  /** maxRetries reconnects in a row failed before any frame arrived. */
+  GAVE_UP: false,
+} as const;
+export type JobStreamErrorCode = keyof typeof JOB_STREAM_ERROR_CODES;
+
+export class JobStreamError extends Error {
+  /** Whether the stream carries on by itself (reconnecting) after this error. */
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: JobStreamErrorCode,
+    message: string,
+    readonly detail: { closeCode?: number; frame?: string } = {},
+  ) {
+    super(message);
+    this.name = 'JobStreamError';
+    this.retryable = JOB_STREAM_ERROR_CODES[code];
+  }
+}

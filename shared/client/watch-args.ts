@@ -1,0 +1,53 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { jobIdSchema } from '../events.js';
+
+export const DEFAULT_GATEWAY_URL = 'http://localhost:8000';
+
+export const USAGE = `Usage: scout-watch <job_id> [--url URL]
+
+Follows a flight-scraping job live, from its first event: one line per event and, on a
+terminal, a progress bar.
+Reconnects by itself and resumes where it left off if the connection drops
+(it gives up after 15 failed attempts in a row, a minute or two).
+
+Options:
+  --url URL    the gateway (default: $SCOUT_URL, else ${DEFAULT_GATEWAY_URL})
+  -h, --help   show this help
+
+Exit status: 0 job completed; 1 job failed or not found; 2 bad usage;
+             3 the gateway refused the stream or could not be reached.
+`;
+
+const watchArgsSchema = z.object({
+  jobId: z
+    .string({ error: 'name the job to watch: scout-watch <job_id>' })
+    .regex(/^(?=\d*[1-9])\d+$/, 'the job id must be a positive whole number')
+    .transform(Number)
+    .pipe(jobIdSchema),
+  url: z.url({ protocol: /^(https?|wss?)$/, error: 'the gateway URL must be http(s):// or ws(s)://, e.g. http://localhost:8000' }),
+});
+export type WatchArgs = z.infer<typeof watchArgsSchema>;
+
+export type ParsedWatchArgs = { kind: 'run'; args: WatchArgs } | { kind: 'help' } | { kind: 'usage-error'; message: string };
+
+/** Command line (without node and script) → what to do. `envUrl` is $SCOUT_URL. */
+export function parseWatchArgs(argv: readonly string[], envUrl: string | undefined): ParsedWatchArgs {
+  let values: { url?: string; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: { url: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    }));
+  } catch (error) {
+    return { kind: 'usage-error', message: (error as Error).message };
+  }
+  if (values.help) return { kind: 'help' };
+  if (positionals.length > 1) return { kind: 'usage-error', message: `one job id only, got ${positionals.join(' ')}` };
+  const parsed = watchArgsSchema.safeParse({ jobId: positionals[0], url: values.url ?? (envUrl || DEFAULT_GATEWAY_URL) });
+  if (!parsed.success) return { kind: 'usage-error', message: parsed.error.issues.map((i) => i.message).join('; ') };
+  return { kind: 'run', args: parsed.data };
+}
