@@ -9,6 +9,8 @@ export interface ChannelSocket {
   readonly closed: boolean;
   /** Sends frames in one corked batch; a socket past its backpressure limit closes itself. */
   send(frames: readonly (string | Buffer)[]): void;
+  /** Sends frames as fast as the client reads them (waits for drain); resolves when all are handed over or the socket closed. */
+  sendPaced(frames: readonly (string | Buffer)[]): Promise<void>;
   joinTopic(topic: string): void;
   close(code: number, reason: string): void;
 }
@@ -17,6 +19,17 @@ export interface ChannelSocket {
 export type InitialServe =
   | { frames: (string | Buffer)[]; servedSeq: number }
   | { frames: (string | Buffer)[]; close: { code: number; reason: string } };
+
+/** A backlog this short is sent in one go; a longer one is paced by the client's reading. */
+const CATCH_UP_BATCH = 64;
+const MAX_CATCH_UP_ROUNDS = 20;
+
+/** Takes the joiner's buffered events above `seq`, emptying the buffer. */
+function takeAbove(joiner: Joiner, seq: number): Buffer[] {
+  const above = joiner.buffer.filter((payload) => seqOfPayload(payload) > seq);
+  joiner.buffer = [];
+  return above;
+}
 
 interface Joiner {
   socket: ChannelSocket;
@@ -130,14 +143,23 @@ export class JobChannels {
         socket.close(initial.close.code, initial.close.reason);
         return false;
       }
+      // A long history (a resume from far back) goes out at the client's pace, while live events
+      // keep collecting in the joiner's buffer; it catches up in rounds until the backlog is short.
+      let served = initial.servedSeq;
+      let frames = initial.frames;
+      for (let round = 0; frames.length > CATCH_UP_BATCH && round < MAX_CATCH_UP_ROUNDS; round++) {
+        await socket.sendPaced(frames);
+        if (socket.closed) return false;
+        frames = takeAbove(joiner, served);
+        if (frames.length > 0) served = seqOfPayload(frames.at(-1)!);
+      }
       // From here to the end: synchronous, so no event is handled in between.
-      const frames = initial.frames;
-      for (const payload of joiner.buffer) if (seqOfPayload(payload) > initial.servedSeq) frames.push(payload);
-      joiner.buffer = [];
-      joiner.servedSeq = Math.max(initial.servedSeq, channel.forwardedSeq);
-      socket.send(frames);
+      const rest = takeAbove(joiner, served);
+      if (rest.length > 0) served = seqOfPayload(rest.at(-1)!);
+      joiner.servedSeq = Math.max(served, channel.forwardedSeq);
+      socket.send(frames.concat(rest));
       if (socket.closed) return false;
-      if (channel.recovering === null && channel.forwardedSeq >= initial.servedSeq) this.goLive(channel, joiner);
+      if (channel.recovering === null && channel.forwardedSeq >= served) this.goLive(channel, joiner);
       return true;
     } catch (error) {
       channel.joiners.delete(joiner);

@@ -21,7 +21,7 @@ interface SocketData {
   connId: string;
   jobId: number;
   resume: ResumePoint | null;
-  handle: ChannelSocket | null;
+  handle: SocketHandle | null;
 }
 
 const UNKNOWN_FRAME = JSON.stringify({
@@ -83,7 +83,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       state.connections += 1;
       state.connectionsOpened += 1;
       const data = ws.getUserData();
-      const handle = socketHandle(ws, () => {
+      const handle = socketHandle(ws, config.gateway.maxBackpressureBytes / 2, () => {
         state.slowConsumersClosed += 1;
       });
       data.handle = handle;
@@ -99,11 +99,15 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       ws.send(UNKNOWN_FRAME, false);
     },
 
+    drain: (ws) => {
+      ws.getUserData().handle?.drained();
+    },
+
     close: (ws, code) => {
       state.connections -= 1;
       const data = ws.getUserData();
       if (data.handle) {
-        (data.handle as { closed: boolean }).closed = true;
+        data.handle.markClosed();
         channels.detach(data.jobId, data.handle);
       }
       log.debug({ connId: data.connId, jobId: data.jobId, code }, 'client disconnected');
@@ -111,15 +115,30 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
   });
 }
 
+interface SocketHandle extends ChannelSocket {
+  /** The socket's send buffer drained (uWS drain event). */
+  drained(): void;
+  /** The socket closed (uWS close event): stop using it. */
+  markClosed(): void;
+}
+
 /** The channel layer's view of a uWS socket. */
-function socketHandle(ws: WebSocket<SocketData>, onSlowConsumer: () => void): ChannelSocket {
-  const handle = {
-    closed: false,
-    send(frames: readonly (string | Buffer)[]) {
-      if (handle.closed || frames.length === 0) return;
+function socketHandle(ws: WebSocket<SocketData>, pacingBytes: number, onSlowConsumer: () => void): SocketHandle {
+  let closed = false;
+  let wakeOnDrain: (() => void) | null = null;
+  const wake = () => {
+    wakeOnDrain?.();
+    wakeOnDrain = null;
+  };
+  const handle: SocketHandle = {
+    get closed() {
+      return closed;
+    },
+    send(frames) {
+      if (closed || frames.length === 0) return;
       ws.cork(() => {
         for (const frame of frames) {
-          // 2 = dropped: the socket is past its backpressure limit and is being closed.
+          // 2 = dropped: the socket is past its backpressure limit.
           if (ws.send(frame, false) === 2) {
             onSlowConsumer();
             handle.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: resume from your last seq');
@@ -128,13 +147,31 @@ function socketHandle(ws: WebSocket<SocketData>, onSlowConsumer: () => void): Ch
         }
       });
     },
-    joinTopic(topic: string) {
-      if (!handle.closed) ws.subscribe(topic);
+    async sendPaced(frames) {
+      let next = 0;
+      while (next < frames.length && !closed) {
+        if (ws.getBufferedAmount() > pacingBytes) {
+          await new Promise<void>((resolve) => (wakeOnDrain = resolve));
+          continue;
+        }
+        ws.cork(() => {
+          while (next < frames.length && ws.getBufferedAmount() <= pacingBytes) ws.send(frames[next++]!, false);
+        });
+      }
     },
-    close(code: number, reason: string) {
-      if (handle.closed) return;
-      handle.closed = true;
+    joinTopic(topic) {
+      if (!closed) ws.subscribe(topic);
+    },
+    close(code, reason) {
+      if (closed) return;
+      closed = true;
+      wake();
       ws.end(code, reason);
+    },
+    drained: wake,
+    markClosed() {
+      closed = true;
+      wake();
     },
   };
   return handle;
