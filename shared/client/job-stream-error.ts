@@ -1,7 +1,10 @@
-/** Why a JobStream reported a problem; stable codes a program can branch on. */
+/**
+ * Why a JobStream reported a problem: stable codes a program can branch on, each mapped to whether
+ * the stream carries on by itself (true) or has stopped for good (false).
+ */
 export const JOB_STREAM_ERROR_CODES = {
-  /** A frame that is not a valid event of this job (bad JSON, failed the schema, another job). Skipped. */
-  BAD_FRAME: false,
+  /** A frame that is not a valid event of this job (bad JSON, failed the schema, another job): skipped. */
+  BAD_FRAME: true,
   /** An event's seq skipped ahead: the stream reconnects and resumes from the last seq it holds. */
   SEQ_GAP: true,
   /** Nothing (not even a pong) arrived for two keepalive intervals: the connection is presumed dead and replaced. */
@@ -14,7 +17,7 @@ export const JOB_STREAM_ERROR_CODES = {
 export type JobStreamErrorCode = keyof typeof JOB_STREAM_ERROR_CODES;
 
 export class JobStreamError extends Error {
-  /** Whether the stream carries on by itself (reconnecting) after this error. */
+  /** Whether the stream carries on by itself after this error (skipping a frame, reconnecting). */
   readonly retryable: boolean;
 
   constructor(
