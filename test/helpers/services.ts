@@ -38,6 +38,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await db.destroy();
       const client = new pg.Client({ connectionString: databaseUrl() });
       await client.connect();
+      // pg's pool.end() resolves before its connections have closed; a forced drop that kills one
+      // still closing makes its client throw 57P01 into the test run. Let them go first (2 s at most).
+      for (let i = 0; i < 40; i++) {
+        const { rows } = await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+        if (rows[0]?.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       await client.query(`drop database if exists ${name} with (force)`);
       await client.end();
     },
