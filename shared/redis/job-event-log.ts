@@ -94,12 +94,31 @@ export class JobEventLog {
   }
 }
 
-/** Reads seq out of an event serialized by the emit script (`{"job_id":N,"seq":S,…`) without parsing it. */
+const JOB_ID_PREFIX = '{"job_id":';
+const COMMA = 0x2c;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/**
+ * Reads seq out of an event serialized by the emit script (`{"job_id":N,"seq":S,…`) without
+ * parsing or copying it: the gateway does this once per event on its hot path. -1 when the payload
+ * has another shape.
+ */
 export function seqOfPayload(payload: string | Buffer): number {
-  const text = typeof payload === 'string' ? payload.slice(0, 48) : payload.toString('latin1', 0, 48);
-  const at = text.indexOf('"seq":');
-  if (at < 0) return -1;
-  return Number.parseInt(text.slice(at + 6), 10);
+  const bytes = typeof payload === 'string' ? Buffer.from(payload.slice(0, 48), 'latin1') : payload;
+  if (bytes.length < 20) return -1;
+  for (let k = 0; k < JOB_ID_PREFIX.length; k++) if (bytes[k] !== JOB_ID_PREFIX.charCodeAt(k)) return -1;
+  let i = JOB_ID_PREFIX.length;
+  while (i < bytes.length && bytes[i] !== COMMA) i++;
+  i += ',"seq":'.length;
+  let seq = 0;
+  const start = i;
+  for (; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c < DIGIT_0 || c > DIGIT_9) break;
+    seq = seq * 10 + (c - DIGIT_0);
+  }
+  return i > start ? seq : -1;
 }
 
 const EPOCH_MARK = '"metadata":{"epoch":"';
