@@ -9,7 +9,7 @@ export const JOB_STREAM_ERROR_CODES = {
   SEQ_GAP: true,
   /** Nothing (not even a pong) arrived for two keepalive intervals: the connection is presumed dead and replaced. */
   STALE_CONNECTION: true,
-  /** The gateway closed with a code that says not to reconnect (44xx): the request itself is wrong. */
+  /** The gateway closed with a code that says not to reconnect (44xx), or no WebSocket could be opened at all. */
   REFUSED: false,
   /** maxRetries reconnects in a row failed before any frame arrived. */
   GAVE_UP: false,

@@ -149,7 +149,15 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
   private connect(): void {
     this.reconnectTimer = undefined;
     const resume = this.seq === null ? null : { lastSeq: this.seq, epoch: this.currentEpoch };
-    const socket = new this.WS(streamUrl(this.options.baseUrl, this.options.jobId, resume));
+    let socket: WebSocketLike;
+    try {
+      socket = new this.WS(streamUrl(this.options.baseUrl, this.options.jobId, resume));
+    } catch (error) {
+      // Deterministic (a ws:// URL from an https:// page, a blocked port): retrying cannot help.
+      this.emit('error', new JobStreamError('REFUSED', `could not open a WebSocket: ${errorText(error)}`));
+      this.terminate({ reason: errorText(error) });
+      return;
+    }
     this.socket = socket;
     this.lastSocketError = undefined;
     // Handlers of a socket that was replaced or closed are ignored, so a late frame of an old

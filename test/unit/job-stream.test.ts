@@ -291,6 +291,17 @@ describe('JobStream (against a scripted WebSocket server)', () => {
     expect(gateway.connections).toHaveLength(1);
   });
 
+  it('stops with an error, not a crash, when no WebSocket can be opened at all', async () => {
+    class Refusing {
+      constructor() {
+        throw new Error('SecurityError: insecure WebSocket from a secure page');
+      }
+    }
+    const { stream, seen } = track(watch(gateway, { WebSocket: Refusing as unknown as JobStreamOptions['WebSocket'] }));
+    expect(await stream.finished()).toBeNull();
+    expect(seen.errors.map((e) => [e.code, e.message])).toEqual([['REFUSED', 'could not open a WebSocket: SecurityError: insecure WebSocket from a secure page']]);
+  });
+
   it('closes itself once the job has ended, and ends at once on a snapshot of a finished job', async () => {
     const { stream } = track(watch(gateway));
     (await gateway.connection(0)).send(snapshot(12, {}, { status: 'completed', progress: 100 }));
