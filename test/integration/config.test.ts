@@ -45,8 +45,10 @@ describe('worker process with invalid configuration', () => {
     expect(exit.code).not.toBe(0);
     expect(exit.code).not.toBeNull();
 
-    const fatal = worker.lines.find((l) => l.msg?.startsWith('Invalid configuration'));
-    expect(fatal, worker.output()).toBeDefined();
+    // The exit can be seen before the last piped log lines are read.
+    const isFatal = (l: { msg?: string }) => l.msg?.startsWith('Invalid configuration') ?? false;
+    await expect.poll(() => worker.lines.some(isFatal), { timeout: 2_000 }).toBe(true);
+    const fatal = worker.lines.find(isFatal);
     expect(fatal!.problems).toEqual(
       expect.arrayContaining([expect.stringMatching(/^WORKER_CONCURRENCY: /), expect.stringMatching(/^REDIS_URL: /), expect.stringMatching(/^SIM_FAILING_SCRAPERS\.0: /)]),
     );
