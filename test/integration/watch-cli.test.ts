@@ -130,11 +130,11 @@ describe('scout-watch (CLI) against a real gateway', () => {
   });
 });
 
-describe('scout-watch across a gateway crash and restart', () => {
+describe('scout-watch across a gateway crash', () => {
   let database: TestDatabase;
   let redis: TestRedis;
   let log: JobEventLog;
-  const gateways: ServiceProcess[] = [];
+  let gateways: ServiceProcess[] = [];
 
   beforeAll(async () => {
     [database, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
@@ -146,30 +146,36 @@ describe('scout-watch across a gateway crash and restart', () => {
   });
 
   it('reconnects, resumes after its last seq and prints exactly 1..n', async () => {
+    // Two gateways share one port (SO_REUSEPORT), as replicas on one host do: the kernel hands the
+    // CLI to one of them; that one is killed and the reconnect lands on the other. Started side
+    // by side, they cost one start-up, not two as a kill-and-restart would.
     const port = await freePort();
-    const env = serviceEnv({ databaseUrl: database.url, keyPrefix: redis.keyPrefix }, { PORT: String(port) });
-    const start = async () => {
-      const gateway = await startService('gateway', env, { name: `gateway-${gateways.length + 1}` });
-      gateways.push(gateway);
-      return gateway;
-    };
-    const first = await start();
+    const env = serviceEnv(
+      { databaseUrl: database.url, keyPrefix: redis.keyPrefix },
+      { PORT: String(port), LISTEN_EXCLUSIVE_PORT: 'false', LOG_LEVEL: 'debug' },
+    );
+    gateways = await Promise.all([1, 2].map((n) => startService('gateway', env, { name: `gateway-${n}` })));
     const id = (await insertPendingJob(database.db, params)).id;
     const cli = runCli([String(id), '--url', `http://127.0.0.1:${port}`]);
     await expect.poll(() => cli.stdout, { timeout: 15_000 }).toContain(`Connected to job ${id}`);
+    const servesCli = (g: ServiceProcess) => g.lines.some((l) => l.msg === 'client connected' && l.jobId === id);
+    await expect.poll(() => gateways.filter(servesCli).length).toBe(1);
+    const [holder, other] = servesCli(gateways[0]!) ? gateways : [gateways[1]!, gateways[0]!];
 
     await log.append(id, draft('job_started', 'running', 0));
     for (let i = 1; i <= 20; i++) await log.append(id, draft('job_progress', 'running', i, i));
     await expect.poll(() => printedSeqs(cli.stdout).at(-1)).toBe(21);
 
-    await first.stop('SIGKILL'); // no close frame: the CLI sees 1006
-    for (let i = 21; i <= 40; i++) await log.append(id, draft('job_progress', 'running', i, i)); // while no gateway runs
-    await start();
+    await holder!.stop('SIGKILL'); // no close frame: the CLI sees 1006
+    for (let i = 21; i <= 40; i++) await log.append(id, draft('job_progress', 'running', i, i)); // while it is away
+    await expect.poll(() => servesCli(other!), { timeout: 15_000 }).toBe(true);
     for (let i = 41; i <= 60; i++) await log.append(id, draft('job_progress', 'running', i, i));
     await log.append(id, draft('job_completed', 'completed', 100, 60));
 
     expect(await cli.done).toBe(0);
     expect(printedSeqs(cli.stdout)).toEqual(Array.from({ length: 62 }, (_, i) => i + 1));
     expect(cli.stderr).toMatch(/connection lost \(closed 1006.*\); reconnecting in \d+\.\d s \(attempt 1\)/);
+    const resumed = other!.lines.find((l) => l.msg === 'client connected' && l.jobId === id);
+    expect(resumed?.resume).toEqual({ lastSeq: 21, epoch: expect.any(String) });
   });
 });
