@@ -6,15 +6,18 @@ import { JobView } from './job-view.js';
 const view = new JobView(document.getElementById('job'));
 const searchForm = document.getElementById('search-form');
 const watchForm = document.getElementById('watch-form');
-let JobStream = null;
 let current = null;
 let currentJobId = null;
 
-try {
-  ({ JobStream } = await import('/client/job-stream.js'));
-} catch (error) {
-  showFormError(`The live view is unavailable: the client script did not load (${error.message}).`);
-}
+// The forms work at once (a submit before the SDK arrived would otherwise reload the page);
+// following a job waits for the SDK.
+const sdk = import('/client/job-stream.js').then(
+  (module) => module.JobStream,
+  (error) => {
+    showFormError(`The live view is unavailable: the client script did not load (${error.message}).`);
+    return null;
+  },
+);
 
 setDefaultDates();
 searchForm.addEventListener('submit', onSearch);
@@ -23,8 +26,10 @@ window.addEventListener('hashchange', watchFromHash);
 watchFromHash();
 
 /** Follows a job from its first event: resuming "after seq 0" makes the gateway replay its history. */
-function watchJob(jobId) {
-  if (!JobStream) return;
+async function watchJob(jobId) {
+  currentJobId = jobId;
+  const JobStream = await sdk;
+  if (!JobStream || currentJobId !== jobId) return;
   void current?.close();
   view.reset(jobId);
   const stream = new JobStream({ baseUrl: location.origin, jobId, resumeFrom: { lastSeq: 0, epoch: null } });
@@ -36,7 +41,6 @@ function watchJob(jobId) {
     if (!error.retryable) view.note(error.message);
   });
   current = stream;
-  currentJobId = jobId;
   stream.start();
   if (location.hash !== `#job=${jobId}`) history.replaceState(null, '', `#job=${jobId}`);
 }
@@ -60,7 +64,7 @@ async function onSearch(event) {
       body: JSON.stringify(body),
     });
     const json = await response.json().catch(() => null);
-    if (response.status === 202 && json) watchJob(json.job_id);
+    if (response.status === 202 && json) void watchJob(json.job_id);
     else if (response.status === 400 && json?.error) showErrors(json.error);
     else showFormError(json?.error?.message ?? `The gateway answered ${response.status}; try again.`);
   } catch (error) {
@@ -78,12 +82,12 @@ function onWatch(event) {
   const valid = /^\d+$/.test(input.value.trim()) && id > 0 && id < 2 ** 31;
   input.setAttribute('aria-invalid', String(!valid));
   error.textContent = valid ? '' : 'Enter a job id: a positive whole number.';
-  if (valid) watchJob(id);
+  if (valid) void watchJob(id);
 }
 
 function watchFromHash() {
   const match = /^#job=(\d+)$/.exec(location.hash);
-  if (match && Number(match[1]) !== currentJobId) watchJob(Number(match[1]));
+  if (match && Number(match[1]) !== currentJobId) void watchJob(Number(match[1]));
 }
 
 /** "muc, vie bcn" → ["muc", "vie", "bcn"]; the gateway upper-cases and validates them. */

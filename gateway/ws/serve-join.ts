@@ -4,7 +4,7 @@ import { findJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import type { ScrapingEvent } from '../../shared/events.js';
 import { CLOSE_CODES, FLIGHT_JOB } from '../../shared/protocol.js';
-import type { JobEventLog, JobLiveState } from '../../shared/redis/job-event-log.js';
+import type { JobEventLog, JobLiveState, JobRead } from '../../shared/redis/job-event-log.js';
 import type { InitialServe } from './job-channels.js';
 
 /** Where a client resumes: the last seq it holds and, if it knows it, the stream's epoch. */
@@ -26,25 +26,29 @@ export interface JoinSources {
  */
 export async function serveJoin(sources: JoinSources, jobId: number, resume: ResumePoint | null): Promise<InitialServe> {
   const read = await sources.eventLog.read(jobId, resume?.lastSeq);
-  const state = read.state;
-  if (state) {
-    if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq };
-    if (resume.lastSeq > state.seq) {
-      return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${state.seq})`);
-    }
-    if ((resume.epoch !== null && resume.epoch !== state.epoch) || read.history === 'gap' || read.history === null) {
-      return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq };
-    }
-    return { frames: read.history, servedSeq: state.seq };
-  }
+  if (read.state) return serveFromStream(jobId, read.state, read.history, resume);
 
   const row = await findJob(sources.db, jobId);
   if (!row) {
     return refuse(CLOSE_CODES.NOT_FOUND, `Job ${jobId} not found`, [JSON.stringify(notFoundEvent(jobId))]);
   }
+  // The job may have emitted its first event while Postgres was asked: the stream then is the truth.
+  const again = await sources.eventLog.read(jobId, resume?.lastSeq);
+  if (again.state) return serveFromStream(jobId, again.state, again.history, resume);
   // Redis holds no stream: either no event yet (a pending job) or the stream is gone.
   const resync = resume !== null && !(row.last_seq === 0 && resume.lastSeq === 0);
   return { frames: [JSON.stringify(snapshotOfRow(row, resync))], servedSeq: row.last_seq };
+}
+
+function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['history'], resume: ResumePoint | null): InitialServe {
+  if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq };
+  if (resume.lastSeq > state.seq) {
+    return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${state.seq})`);
+  }
+  if ((resume.epoch !== null && resume.epoch !== state.epoch) || history === 'gap' || history === null) {
+    return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq };
+  }
+  return { frames: history, servedSeq: state.seq };
 }
 
 function refuse(code: number, reason: string, frames: string[] = []): InitialServe {

@@ -192,12 +192,9 @@ describe('in headless Chromium', () => {
     const results = Number(await page.locator('#results-count').textContent());
     expect(results).toBeGreaterThan(0);
     // A snapshot of the still pending job may come first (the page connects right after the 202).
-    // Should the gateway answer the page's "everything after seq 0" with a resync snapshot
-    // instead (it does when it falls back to Postgres just as the job starts), the page says so
-    // in the log and shows the job from that point: then job_started is not on screen.
     const types = (await page.locator('#log .type').allTextContents()).filter((t, i) => !(i === 0 && t === 'snapshot'));
-    const resynced = (await page.locator('#log li.note').count()) > 0;
-    if (!resynced) expect(types[0]).toBe('job_started');
+    expect(await page.locator('#log li.note').count()).toBe(0);
+    expect(types[0]).toBe('job_started');
     expect(types.at(-1)).toBe('job_completed');
     const title = await page.locator('#job-title').textContent();
     expect(page.url()).toMatch(new RegExp(`#job=${title!.replace('Job #', '')}$`));
