@@ -104,7 +104,7 @@ describe('in headless Chromium', () => {
   });
 
   async function newPage(): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' });
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
     (page as Page & { problems: string[] }).problems = problems;
