@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertPendingJob, markJobCompleted } from '../../shared/db/jobs.repository.js';
 import type { EventDraft, EventType, JobStatus } from '../../shared/events.js';
-import { JobEventLog } from '../../shared/redis/job-event-log.js';
-import { RedisKeys } from '../../shared/redis/keys.js';
-import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
-import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
+import type { JobEventLog } from '../../shared/redis/job-event-log.js';
+import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { httpJson, RecordingClient } from '../helpers/ws-client.js';
 
 const params = { origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-01-10', '2027-01-17']] as [string, string][], scrapers: ['sim-kiwi' as const] };
@@ -14,28 +12,18 @@ function draft(type: EventType, status: JobStatus, progress: number | null, resu
 }
 
 describe('WS /ws/scraping/{job_id}', () => {
-  let database: TestDatabase;
-  let redis: TestRedis;
-  let gateway: ServiceProcess;
-  let base: string;
+  let f: GatewayFixture;
   let log: JobEventLog;
-  let keys: RedisKeys;
 
   beforeAll(async () => {
-    [database, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
-    keys = new RedisKeys(redis.keyPrefix);
-    log = new JobEventLog(redis.redis, keys, { maxEvents: 50, retentionSeconds: 600 });
-    gateway = await startService('gateway', serviceEnv({ databaseUrl: database.url, keyPrefix: redis.keyPrefix }, { PORT: '0' }));
-    base = `127.0.0.1:${await gatewayPort(gateway)}`;
+    f = await startGatewayFixture();
+    log = f.eventLog(50);
   });
-  afterAll(async () => {
-    await gateway?.stop();
-    await Promise.all([database?.drop(), redis?.cleanup()]);
-  });
+  afterAll(() => f?.close());
 
-  const newJob = async () => (await insertPendingJob(database.db, params)).id;
+  const newJob = async () => (await insertPendingJob(f.database.db, params)).id;
   const connect = async (path: string) => {
-    const client = new RecordingClient(`ws://${base}${path}`);
+    const client = new RecordingClient(`ws://${f.host}${path}`);
     await client.opened;
     return client;
   };
@@ -52,7 +40,7 @@ describe('WS /ws/scraping/{job_id}', () => {
     await client.waitForEvent((e) => e.event_type === 'job_completed');
 
     expect(client.seqs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    const history = await redis.redis.lrange(keys.jobHistory(id), 0, -1);
+    const history = await f.redis.redis.lrange(f.keys.jobHistory(id), 0, -1);
     expect(client.texts.slice(1)).toEqual(history);
     client.close();
   });
@@ -84,7 +72,7 @@ describe('WS /ws/scraping/{job_id}', () => {
 
   it('refuses a non-integer job id or a malformed last_seq at upgrade with HTTP 400', async () => {
     for (const path of ['/ws/scraping/abc', '/ws/scraping/0', '/ws/scraping/1.5', '/ws/scraping/1?last_seq=-1', '/ws/scraping/1?last_seq=x']) {
-      const client = new RecordingClient(`ws://${base}${path}`);
+      const client = new RecordingClient(`ws://${f.host}${path}`);
       await expect(client.opened, path).rejects.toThrow('HTTP 400');
     }
   });
@@ -102,7 +90,7 @@ describe('WS /ws/scraping/{job_id}', () => {
 
   it('serves a job Redis no longer knows from Postgres', async () => {
     const id = await newJob();
-    await markJobCompleted(database.db, id, { itemsScraped: 12, lastSeq: 30 });
+    await markJobCompleted(f.database.db, id, { itemsScraped: 12, lastSeq: 30 });
     const client = await connect(`/ws/scraping/${id}`);
     const snapshot = await client.waitForEvent(() => true);
     expect(snapshot).toMatchObject({ seq: 30, status: 'completed', progress: 100, results_count: 12 });
@@ -133,7 +121,7 @@ describe('WS /ws/scraping/{job_id}', () => {
   });
 
   it('reports the native uWS binary and its channels in /ws/stats', async () => {
-    const { status, body } = await httpJson(`http://${base}/ws/stats`);
+    const { status, body } = await httpJson(`http://${f.host}/ws/stats`);
     expect(status).toBe(200);
     expect(body).toMatchObject({ uws_native: true, redis_connected: true, gateway_id: expect.any(String) });
     expect(body.uws_binary).toMatch(/uws_linux_x64_\d+\.node$/);
@@ -143,17 +131,17 @@ describe('WS /ws/scraping/{job_id}', () => {
   it('holds no Redis subscription and no topic after 1,000 clients came and went across 50 jobs', async () => {
     const ids = await Promise.all(Array.from({ length: 50 }, () => newJob()));
     for (let round = 0; round < 2; round++) {
-      const clients = Array.from({ length: 500 }, (_, i) => new RecordingClient(`ws://${base}/ws/scraping/${ids[i % 50]}`));
+      const clients = Array.from({ length: 500 }, (_, i) => new RecordingClient(`ws://${f.host}/ws/scraping/${ids[i % 50]}`));
       await Promise.all(clients.map((c) => c.opened));
       // Half leave while their snapshot is still being read, half once they are live.
       clients.slice(0, 250).forEach((c) => c.terminate());
       await Promise.all(clients.slice(250).map((c) => c.waitForEvent(() => true)));
-      const { body: during } = await httpJson(`http://${base}/ws/stats`);
+      const { body: during } = await httpJson(`http://${f.host}/ws/stats`);
       expect(during.active_jobs).toBe(50);
       clients.slice(250).forEach((c) => c.close());
       await Promise.all(clients.map((c) => c.closed));
     }
-    await expect.poll(async () => (await httpJson(`http://${base}/ws/stats`)).body).toMatchObject({ total_connections: 0, active_jobs: 0, redis_channels: 0, topics: 0 });
-    expect(await redis.redis.pubsub('CHANNELS', `${redis.keyPrefix}*`)).toEqual([]);
+    await expect.poll(async () => (await httpJson(`http://${f.host}/ws/stats`)).body).toMatchObject({ total_connections: 0, active_jobs: 0, redis_channels: 0, topics: 0 });
+    expect(await f.redis.redis.pubsub('CHANNELS', `${f.redis.keyPrefix}*`)).toEqual([]);
   });
 });

@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { EventDraft } from '../../shared/events.js';
-import { JobEventLog } from '../../shared/redis/job-event-log.js';
-import { RedisKeys } from '../../shared/redis/keys.js';
-import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
-import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
+import { prng, startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { RecordingClient } from '../helpers/ws-client.js';
 
 const EVENTS = 4000;
@@ -20,33 +17,17 @@ const event = (i: number, last: boolean): EventDraft => ({
   timestamp: new Date().toISOString(),
 });
 
-/** Deterministic pseudo-random numbers, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-}
-
 describe('joining and resuming while a job publishes at a high rate', () => {
-  let database: TestDatabase;
-  let redis: TestRedis;
-  let gateway: ServiceProcess;
-  let base: string;
+  let f: GatewayFixture;
 
   beforeAll(async () => {
-    [database, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
-    gateway = await startService('gateway', serviceEnv({ databaseUrl: database.url, keyPrefix: redis.keyPrefix }, { PORT: '0' }));
-    base = `127.0.0.1:${await gatewayPort(gateway)}`;
+    f = await startGatewayFixture();
   });
-  afterAll(async () => {
-    await gateway?.stop();
-    await Promise.all([database?.drop(), redis?.cleanup()]);
-  });
+  afterAll(() => f?.close());
 
   it('gives every client each event after its resume point exactly once, in order, with no gap', async () => {
-    const jobId = (await insertPendingJob(database.db, { origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-01-01', '2027-01-02']], scrapers: ['sim-kiwi'] })).id;
-    const log = new JobEventLog(redis.redis, new RedisKeys(redis.keyPrefix), { maxEvents: EVENTS, retentionSeconds: 600 });
+    const jobId = (await insertPendingJob(f.database.db, { origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-01-01', '2027-01-02']], scrapers: ['sim-kiwi'] })).id;
+    const log = f.eventLog(EVENTS);
     const random = prng(42);
 
     // The publisher runs flat out (pipelined emits) while clients join at random moments.
@@ -64,7 +45,7 @@ describe('joining and resuming while a job publishes at a high rate', () => {
     const clients: { client: RecordingClient; from: number }[] = [];
     while (clients.length < CLIENTS && published < EVENTS) {
       const from = random() < 0.3 ? -1 : Math.floor(random() * acknowledged);
-      const url = `ws://${base}/ws/scraping/${jobId}${from >= 0 ? `?last_seq=${from}` : ''}`;
+      const url = `ws://${f.host}/ws/scraping/${jobId}${from >= 0 ? `?last_seq=${from}` : ''}`;
       clients.push({ client: new RecordingClient(url), from });
       await new Promise((r) => setTimeout(r, random() * 2));
     }
@@ -74,7 +55,7 @@ describe('joining and resuming while a job publishes at a high rate', () => {
     for (const { client, from } of clients) {
       await client.waitForEvent((e) => e.seq === EVENTS, 20_000).catch(async (error: Error) => {
         const closed = await Promise.race([client.closed, new Promise((r) => setTimeout(() => r('still open'), 100))]);
-        throw new Error(`client resuming from ${from}: ${error.message}; closed: ${JSON.stringify(closed)}; gateway: ${gateway.output()}`);
+        throw new Error(`client resuming from ${from}: ${error.message}; closed: ${JSON.stringify(closed)}; gateway: ${f.gateway.output()}`);
       });
       const seqs = client.seqs;
       const start = from >= 0 ? from + 1 : seqs[0]!;

@@ -1,46 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { EventDraft } from '../../shared/events.js';
-import { JobEventLog } from '../../shared/redis/job-event-log.js';
-import { RedisKeys } from '../../shared/redis/keys.js';
 import { oneToN, params } from '../helpers/jobs.js';
-import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
-import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
+import { prng, startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { Watcher } from '../helpers/watchers.js';
 
 const EVENTS = 3000;
 const WATCHERS = 100;
 const MIN_CUTS = 150;
 
-/** Deterministic pseudo-random numbers, so a failure can be replayed with the same seed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-}
-
 describe('clients dropping and resuming at random moments', () => {
-  let database: TestDatabase;
-  let redis: TestRedis;
-  let gateway: ServiceProcess;
-  let base: string;
+  let f: GatewayFixture;
 
   beforeAll(async () => {
-    [database, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
-    gateway = await startService('gateway', serviceEnv({ databaseUrl: database.url, keyPrefix: redis.keyPrefix }, { PORT: '0' }));
-    base = `http://127.0.0.1:${await gatewayPort(gateway)}`;
+    f = await startGatewayFixture();
   });
-  afterAll(async () => {
-    await gateway?.stop();
-    await Promise.all([database?.drop(), redis?.cleanup()]);
-  });
+  afterAll(() => f?.close());
 
   it('ends with every client holding exactly 1..n of a job that emits thousands of events', async () => {
-    const jobId = (await insertPendingJob(database.db, params())).id;
-    const log = new JobEventLog(redis.redis, new RedisKeys(redis.keyPrefix), { maxEvents: EVENTS, retentionSeconds: 600 });
+    const jobId = (await insertPendingJob(f.database.db, params())).id;
+    const log = f.eventLog(EVENTS);
     const random = prng(7);
-    const watchers = Array.from({ length: WATCHERS }, () => new Watcher(base, jobId));
+    const watchers = Array.from({ length: WATCHERS }, () => new Watcher(`http://${f.host}`, jobId));
     await expect.poll(() => watchers.every((w) => w.snapshots.length === 1), { timeout: 15_000 }).toBe(true);
 
     let cuts = 0;

@@ -2,10 +2,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { insertPendingJob } from '../../shared/db/jobs.repository.js';
-import { JobEventLog, seqOfPayload } from '../../shared/redis/job-event-log.js';
-import { RedisKeys } from '../../shared/redis/keys.js';
-import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
-import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
+import { seqOfPayload } from '../../shared/redis/job-event-log.js';
+import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { RecordingClient } from '../helpers/ws-client.js';
 
 const LIMIT = 256 * 1024;
@@ -15,35 +13,24 @@ const PADDING = 'x'.repeat(20_000); // 1,500 × 20 KB = 30 MB through the gatewa
 const rssBytes = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
 describe('a client that reads slower than its job produces', () => {
-  let database: TestDatabase;
-  let redis: TestRedis;
-  let gateway: ServiceProcess;
-  let base: string;
+  let f: GatewayFixture;
 
   beforeAll(async () => {
-    [database, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
-    gateway = await startService(
-      'gateway',
-      serviceEnv({ databaseUrl: database.url, keyPrefix: redis.keyPrefix }, { PORT: '0', WS_MAX_BACKPRESSURE_BYTES: String(LIMIT) }),
-    );
-    base = `127.0.0.1:${await gatewayPort(gateway)}`;
+    f = await startGatewayFixture({ WS_MAX_BACKPRESSURE_BYTES: String(LIMIT) });
   });
-  afterAll(async () => {
-    await gateway?.stop();
-    await Promise.all([database?.drop(), redis?.cleanup()]);
-  });
+  afterAll(() => f?.close());
 
   const newJob = async () =>
-    (await insertPendingJob(database.db, { origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-01-01', '2027-01-02']], scrapers: ['sim-kiwi'] })).id;
+    (await insertPendingJob(f.database.db, { origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-01-01', '2027-01-02']], scrapers: ['sim-kiwi'] })).id;
 
   /** Publishes EVENTS large events to the job and returns how far the gateway's RSS rose meanwhile. */
   async function publishAndMeasure(jobId: number): Promise<number> {
-    const log = new JobEventLog(redis.redis, new RedisKeys(redis.keyPrefix), { maxEvents: EVENTS, retentionSeconds: 600 });
-    const before = rssBytes(gateway.pid);
+    const log = f.eventLog(EVENTS);
+    const before = rssBytes(f.gateway.pid);
     let peak = before;
     for (let i = 1; i <= EVENTS; i++) {
       await log.append(jobId, { event_type: 'job_progress', status: 'running', progress: (i / EVENTS) * 100, results_count: i, message: PADDING, metadata: {}, timestamp: new Date().toISOString() });
-      if (i % 50 === 0) peak = Math.max(peak, rssBytes(gateway.pid));
+      if (i % 50 === 0) peak = Math.max(peak, rssBytes(f.gateway.pid));
     }
     return peak - before;
   }
@@ -51,7 +38,7 @@ describe('a client that reads slower than its job produces', () => {
   it('is disconnected past the backpressure limit without growing the gateway, then resumes without loss', async () => {
     // Control: the same traffic with only a healthy client (warms the heap up, too).
     const controlJob = await newJob();
-    const control = new RecordingClient(`ws://${base}/ws/scraping/${controlJob}`);
+    const control = new RecordingClient(`ws://${f.host}/ws/scraping/${controlJob}`);
     await control.waitForEvent(() => true);
     const controlGrowth = await publishAndMeasure(controlJob);
     await control.waitForEvent((e) => e.seq === EVENTS);
@@ -59,8 +46,8 @@ describe('a client that reads slower than its job produces', () => {
 
     const jobId = await newJob();
     // A healthy client beside the stalled one must get everything live.
-    const healthy = new RecordingClient(`ws://${base}/ws/scraping/${jobId}`);
-    const stalled = new WebSocket(`ws://${base}/ws/scraping/${jobId}`);
+    const healthy = new RecordingClient(`ws://${f.host}/ws/scraping/${jobId}`);
+    const stalled = new WebSocket(`ws://${f.host}/ws/scraping/${jobId}`);
     const stalledSeqs: number[] = [];
     stalled.on('message', (data: Buffer) => stalledSeqs.push(seqOfPayload(data)));
     const stalledClosed = new Promise<number>((resolve) => stalled.once('close', (code) => resolve(code)));
@@ -85,7 +72,7 @@ describe('a client that reads slower than its job produces', () => {
     expect(stalledSeqs).toEqual(Array.from({ length: stalledSeqs.length }, (_, i) => i));
 
     // It resumes from the last seq it holds and gets exactly the rest.
-    const resumed = new RecordingClient(`ws://${base}/ws/scraping/${jobId}?last_seq=${lastSeq}`);
+    const resumed = new RecordingClient(`ws://${f.host}/ws/scraping/${jobId}?last_seq=${lastSeq}`);
     await resumed.waitForEvent((e) => e.seq === EVENTS);
     expect(resumed.seqs).toEqual(Array.from({ length: EVENTS - lastSeq }, (_, i) => lastSeq + 1 + i));
     healthy.close();
