@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { jobIdSchema, JOB_STATUSES } from './events.js';
 import { SCRAPER_NAMES } from './scraper-names.js';
 
+/** A job id as it appears in a URL path: digits only, a positive 32-bit integer. */
+export const jobIdParamSchema = z
+  .string()
+  .regex(/^\d{1,10}$/, 'must be a positive integer')
+  .transform(Number)
+  .pipe(jobIdSchema);
+
 /** Bounds that keep one request from enqueueing an unbounded job. */
 export const JOB_LIMITS = {
   maxAirportsPerSide: 10,

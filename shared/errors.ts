@@ -39,13 +39,6 @@ export class ScraperError extends ScoutError {
   }
 }
 
-/** Redis, Postgres or another dependency did not answer: worth trying again. */
-export class DependencyError extends ScoutError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('DEPENDENCY_UNAVAILABLE', message, true, options);
-  }
-}
-
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,6 @@
-import { createJobRequestSchema, fieldErrors, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
+import { createJobRequestSchema, fieldErrors, jobIdParamSchema, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
 import { deleteJob, findJob, insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
-import { jobIdSchema } from '../../shared/events.js';
 import { enqueueScrape } from '../../shared/queue.js';
 import type { GatewayContext } from '../context.js';
 import type { TemplatedApp } from '../uws.js';
@@ -23,12 +22,12 @@ export function registerJobRoutes(app: TemplatedApp, ctx: GatewayContext): void 
 
   app.get('/ws/scraping/:job_id/status', (res, req) => {
     const r = reply(res);
-    const id = parseJobId(req.getParameter(0));
-    if (id === null) {
+    const id = jobIdParamSchema.safeParse(req.getParameter(0));
+    if (!id.success) {
       sendError(r, 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
       return;
     }
-    void jobStatus(ctx, r, id).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
+    void jobStatus(ctx, r, id.data).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
   });
 }
 
@@ -97,7 +96,7 @@ async function jobStatus(ctx: GatewayContext, r: Reply, id: number): Promise<voi
   sendJson(r, 200, toStatusResponse(job));
 }
 
-export function toStatusResponse(job: ScrapingJob): JobStatusResponse {
+function toStatusResponse(job: ScrapingJob): JobStatusResponse {
   const end = job.completed_at ?? (job.status === 'running' ? new Date() : null);
   return {
     job_id: job.id,
@@ -115,12 +114,6 @@ export function toStatusResponse(job: ScrapingJob): JobStatusResponse {
     progress: job.progress,
     last_seq: job.last_seq,
   };
-}
-
-export function parseJobId(text: string): number | null {
-  if (!/^\d{1,10}$/.test(text)) return null;
-  const parsed = jobIdSchema.safeParse(Number(text));
-  return parsed.success ? parsed.data : null;
 }
 
 function parseContentLength(header: string): number | null {

@@ -113,11 +113,6 @@ export class JobChannels {
     return this.byName.size;
   }
 
-  /** Local clients of a job (joining or live). */
-  membersOf(jobId: number): number {
-    return this.byJob.get(jobId)?.members.size ?? 0;
-  }
-
   topicOf(jobId: number): string {
     return `job:${jobId}`;
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { jobIdSchema } from '../../shared/events.js';
+import { jobIdParamSchema } from '../../shared/api.js';
 import { CLOSE_CODES, PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
 import type { GatewayContext } from '../context.js';
 import { reply, sendError } from '../http/responses.js';
@@ -8,12 +8,14 @@ import { uWS, type TemplatedApp, type WebSocket } from '../uws.js';
 import type { ChannelSocket } from './job-channels.js';
 import { serveJoin, type ResumePoint } from './serve-join.js';
 
-const digits = (max: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(0).max(max));
-
 /** The upgrade request of WS /ws/scraping/{job_id}: path id and optional resume point. */
 const upgradeSchema = z.object({
-  job_id: digits(2 ** 31 - 1).pipe(jobIdSchema),
-  last_seq: digits(Number.MAX_SAFE_INTEGER).optional(),
+  job_id: jobIdParamSchema,
+  last_seq: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a whole number')
+    .transform(Number)
+    .optional(),
   epoch: z.string().regex(/^\d{1,24}$/, 'must be the epoch a previous event carried').optional(),
 });
 
