@@ -246,6 +246,7 @@ export class JobChannels {
     channel.lastForwarded = payload;
     this.publish(channel.topic, payload);
     this.stats.eventsForwarded += 1;
+    if (channel.joiners.size === 0) return; // the common case: no iterator per event
     for (const joiner of channel.joiners) {
       if (joiner.servedSeq === null) {
         joiner.buffer.push(payload);
