@@ -3,13 +3,14 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { jobParamsSchema } from '../shared/api.js';
 import type { Database } from '../shared/db/database.js';
-import { findJob, markJobCompleted, markJobFailed, markJobRunning, recordLastSeq } from '../shared/db/jobs.repository.js';
+import { findJob, markJobCompleted, markJobRunning, recordLastSeq } from '../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../shared/db/scraping-jobs.table.js';
 import { errorMessage, InvalidJobError, ScoutError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { scrapeJobDataSchema } from '../shared/queue.js';
 import { JobAbortedError, ScrapeFailedError } from './errors.js';
 import type { JobEventSink } from './events/job-event-sink.js';
+import { recordJobFailure } from './job-failure.js';
 import { JobProgressRecorder } from './job-progress-recorder.js';
 import type { FlightOrchestrator } from './orchestrator/orchestrator.js';
 import { ProgressTracker } from './progress-tracker.js';
@@ -197,9 +198,7 @@ class JobRun {
 
   private async fail(reason: string, metadata: Record<string, unknown>): Promise<void> {
     await this.recorder.flush();
-    await markJobFailed(this.deps.db, this.jobId, { errorMessage: reason, lastSeq: this.tracker.lastSeq });
-    await this.tracker.emitJobFailed({ error: reason, metadata });
-    await recordLastSeq(this.deps.db, this.jobId, this.tracker.lastSeq);
+    await recordJobFailure(this.deps.db, this.tracker, { reason, metadata });
   }
 
   /**

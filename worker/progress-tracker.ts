@@ -20,6 +20,8 @@ export interface ProgressSnapshot {
 export interface ProgressTrackerOptions {
   /** Called after each job_progress event is stored (the worker records progress in Postgres). */
   onProgress?: (snapshot: ProgressSnapshot) => void;
+  /** Where the job stands when the tracker takes it over (its row's progress and count); 0 and 0 if unset. */
+  start?: { progress: number; resultsCount: number };
   now?: () => Date;
 }
 
@@ -35,15 +37,18 @@ type Metadata = Record<string, unknown>;
  * the job in the same order their seqs do.
  */
 export class ProgressTracker {
-  private progress = 0;
-  private resultsCount = 0;
+  private progress: number;
+  private resultsCount: number;
   private highestSeq = 0;
 
   constructor(
     private readonly sink: JobEventSink,
     readonly jobId: number,
     private readonly options: ProgressTrackerOptions = {},
-  ) {}
+  ) {
+    this.progress = clampProgress(options.start?.progress ?? 0);
+    this.resultsCount = options.start?.resultsCount ?? 0;
+  }
 
   get snapshot(): ProgressSnapshot {
     return { progress: this.progress, resultsCount: this.resultsCount, lastSeq: this.highestSeq };

@@ -9,6 +9,7 @@ import { createRedis } from '../shared/redis/connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { RedisEventSink } from './events/redis-event-sink.js';
+import { FinalFailureHandler } from './final-failure-handler.js';
 import { FlightOrchestrator } from './orchestrator/orchestrator.js';
 import { createScrapeProcessor } from './processor.js';
 import { createScrapers } from './scrapers/index.js';
@@ -59,13 +60,11 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
       failureThreshold: config.worker.jobFailureThreshold,
       log,
     });
-    const processor = createScrapeProcessor({
-      db,
-      sink: new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history)),
-      orchestrator,
-      log,
-      workerId: id,
-    });
+    const sink = new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history));
+    const processor = createScrapeProcessor({ db, sink, orchestrator, log, workerId: id });
+    // Closed after the worker (closers run last first): its last 'failed' events still get recorded.
+    const finalFailures = new FinalFailureHandler({ db, sink, log });
+    closers.push(() => finalFailures.settled());
 
     const worker = new Worker<ScrapeJobData>(config.queueName, processor, {
       name: id,
@@ -75,13 +74,14 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
       lockDuration: config.worker.lockDurationMs,
       stalledInterval: config.worker.stalledIntervalMs,
       // A job whose worker died (lock expired) goes back to the queue for another worker, up to
-      // as many times as it may be attempted; past that BullMQ fails it.
+      // as many times as it may be attempted; past that BullMQ fails it without calling the
+      // processor, and FinalFailureHandler ends its row and stream.
       maxStalledCount: Math.max(1, config.worker.attempts),
       autorun: false,
     });
     closers.push(() => worker.close());
     worker.on('error', (error) => log.error({ err: error }, 'worker error'));
-    worker.on('failed', (job, error) => log.warn({ bullJobId: job?.id, err: error.message }, 'job attempt failed'));
+    worker.on('failed', finalFailures.onFailed);
     worker.on('stalled', (bullJobId) => log.warn({ bullJobId }, 'stalled job handed back to the queue'));
     // Another worker may already own a job whose lock this one could not renew: stop working on it.
     worker.on('lockRenewalFailed', (bullJobIds) => {
