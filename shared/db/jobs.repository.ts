@@ -61,6 +61,9 @@ export async function markJobCompleted(
       last_seq: raiseLastSeq(result.lastSeq),
     })
     .where('id', '=', id)
+    // A job that already ended stays as it ended: a worker that lost its lock but carried on
+    // must not overwrite the outcome another worker (or the stall limit) decided.
+    .where('status', 'in', ['pending', 'running'])
     .execute();
 }
 
@@ -78,6 +81,7 @@ export async function markJobFailed(
       last_seq: raiseLastSeq(failure.lastSeq),
     })
     .where('id', '=', id)
+    .where('status', 'in', ['pending', 'running'])
     .execute();
 }
 
