@@ -40,11 +40,11 @@ interface Joiner {
 }
 
 class JobChannel {
-  refs = 0;
   /** Highest seq published to the topic; -1 before the first event. */
   forwardedSeq = -1;
   /** The event published last: its epoch tells a duplicate from a stream that restarted. */
   lastForwarded: Buffer | null = null;
+  /** Every local client of the job, joining or live: the last one out unsubscribes. */
   readonly members = new Set<ChannelSocket>();
   readonly joiners = new Set<Joiner>();
   /** Live events held back while a gap is filled from history; null when not recovering. */
@@ -124,8 +124,7 @@ export class JobChannels {
    * was refused or closed meanwhile.
    */
   async attach(jobId: number, socket: ChannelSocket, serve: () => Promise<InitialServe>): Promise<boolean> {
-    const channel = this.acquire(jobId);
-    channel.members.add(socket);
+    const channel = this.acquire(jobId, socket);
     const joiner: Joiner = { socket, buffer: [], servedSeq: null };
     channel.joiners.add(joiner);
     try {
@@ -176,10 +175,15 @@ export class JobChannels {
     const channel = this.byJob.get(jobId);
     if (!channel || !channel.members.delete(socket)) return;
     for (const joiner of channel.joiners) if (joiner.socket === socket) channel.joiners.delete(joiner);
-    this.release(channel);
+    if (channel.members.size > 0) return;
+    this.forget(channel);
+    this.subscriber.unsubscribe(channel.redisChannel).catch((error: unknown) => {
+      this.log.warn({ jobId: channel.jobId, err: error }, 'unsubscribe failed; the connection resubscribes only what is held');
+    });
   }
 
-  private acquire(jobId: number): JobChannel {
+  /** The job's channel with the socket added as a member, subscribing it for its first member. */
+  private acquire(jobId: number, socket: ChannelSocket): JobChannel {
     let channel = this.byJob.get(jobId);
     if (!channel) {
       const name = this.keys.jobChannel(jobId);
@@ -197,17 +201,8 @@ export class JobChannels {
       this.byJob.set(jobId, channel);
       this.byName.set(name, channel);
     }
-    channel.refs += 1;
+    channel.members.add(socket);
     return channel;
-  }
-
-  private release(channel: JobChannel): void {
-    channel.refs -= 1;
-    if (channel.refs > 0 || this.byJob.get(channel.jobId) !== channel) return;
-    this.forget(channel);
-    this.subscriber.unsubscribe(channel.redisChannel).catch((error: unknown) => {
-      this.log.warn({ jobId: channel.jobId, err: error }, 'unsubscribe failed; the connection resubscribes only what is held');
-    });
   }
 
   private forget(channel: JobChannel): void {
