@@ -1,0 +1,56 @@
+/** How big each scenario is: the full run (sized for 2 shared cores) and the seconds-long smoke run. */
+export interface Sizes {
+  clientProcesses: number;
+  s1: {
+    subscribers: number;
+    rate: number;
+    durationMs: number;
+    /** Publish rates tried in order; a system's sweep stops at its first rate it does not sustain. */
+    sweepRates: number[];
+    sweepStepMs: number;
+    /** Alternating gateway/relay rounds at the relay's highest sustained rate. */
+    headToHeadRounds: number;
+    drainMs: number;
+  };
+  s2: { jobs: number; perJob: number; rate: number; durationMs: number; drainMs: number };
+  s3: {
+    /** Connections per job. */
+    perJob: number;
+    /** Single process: connections at its descriptor capacity, or this many for systems that do not say. */
+    single: number;
+    multi: number;
+    multiProcesses: number;
+    clientProcesses: number;
+    holdMs: number;
+    /** Systems that run the multi-process part (all of them in the full run). */
+    multiSystems: 'all' | 'shared-port';
+  };
+  s4: { clients: number; back: number; rate: number; beforeMs: number; maxMs: number };
+  s5: { jobs: number; workers: number; maxMs: number };
+}
+
+export const FULL: Sizes = {
+  clientProcesses: 2,
+  s1: {
+    subscribers: 2000,
+    rate: 500,
+    durationMs: 10_000,
+    sweepRates: [25, 50, 100, 200, 400, 800, 1600],
+    sweepStepMs: 4000,
+    headToHeadRounds: 3,
+    drainMs: 4000,
+  },
+  s2: { jobs: 2000, perJob: 5, rate: 2000, durationMs: 15_000, drainMs: 4000 },
+  s3: { perJob: 100, single: 19_900, multi: 50_000, multiProcesses: 3, clientProcesses: 4, holdMs: 10_000, multiSystems: 'all' },
+  s4: { clients: 1000, back: 100, rate: 20, beforeMs: 2000, maxMs: 20_000 },
+  s5: { jobs: 200, workers: 2, maxMs: 90_000 },
+};
+
+export const SMOKE: Sizes = {
+  clientProcesses: 1,
+  s1: { subscribers: 20, rate: 50, durationMs: 500, sweepRates: [100], sweepStepMs: 400, headToHeadRounds: 1, drainMs: 2000 },
+  s2: { jobs: 20, perJob: 2, rate: 100, durationMs: 500, drainMs: 2000 },
+  s3: { perJob: 10, single: 100, multi: 150, multiProcesses: 3, clientProcesses: 1, holdMs: 300, multiSystems: 'shared-port' },
+  s4: { clients: 20, back: 10, rate: 50, beforeMs: 300, maxMs: 5000 },
+  s5: { jobs: 3, workers: 2, maxMs: 30_000 },
+};
