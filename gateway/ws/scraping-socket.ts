@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { jobIdParamSchema } from '../../shared/api.js';
-import { CLOSE_CODES, PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
+import { PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
 import type { GatewayContext } from '../context.js';
 import { reply, sendError } from '../http/responses.js';
-import { uWS, type TemplatedApp, type WebSocket } from '../uws.js';
-import type { ChannelSocket } from './job-channels.js';
-import { serveJoin, type ResumePoint } from './serve-join.js';
+import { uWS, type TemplatedApp } from '../uws.js';
+import { JobSocket, type JobSocketData, type JobSocketSettings } from './job-socket.js';
+import { serveJoin } from './serve-join.js';
 
 /** The upgrade request of WS /ws/scraping/{job_id}: path id and optional resume point. */
 const upgradeSchema = z.object({
@@ -19,13 +18,6 @@ const upgradeSchema = z.object({
   epoch: z.string().regex(/^\d{1,24}$/, 'must be the epoch a previous event carried').optional(),
 });
 
-interface SocketData {
-  connId: string;
-  jobId: number;
-  resume: ResumePoint | null;
-  handle: SocketHandle | null;
-}
-
 const UNKNOWN_FRAME = JSON.stringify({
   error: { code: 'UNKNOWN_MESSAGE', message: `this endpoint understands only the text "${PING_TEXT}"` },
 });
@@ -37,8 +29,14 @@ const UNKNOWN_FRAME = JSON.stringify({
 export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): void {
   const { config, log, channels, state } = ctx;
   const allowed = new Set(config.gateway.allowedOrigins);
+  const settings: JobSocketSettings = {
+    pacingBytes: config.gateway.maxBackpressureBytes / 2,
+    onSlowConsumer: () => {
+      state.slowConsumersClosed += 1;
+    },
+  };
 
-  app.ws<SocketData>('/ws/scraping/:job_id', {
+  app.ws<JobSocketData>('/ws/scraping/:job_id', {
     compression: uWS.DISABLED,
     maxPayloadLength: 4 * 1024,
     idleTimeout: config.gateway.idleTimeoutSeconds,
@@ -72,25 +70,18 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
         return;
       }
       const { job_id, last_seq, epoch } = parsed.data;
-      const data: SocketData = {
-        connId: randomUUID(),
-        jobId: job_id,
-        resume: last_seq === undefined ? null : { lastSeq: last_seq, epoch: epoch ?? null },
-        handle: null,
-      };
+      const resume = last_seq === undefined ? null : { lastSeq: last_seq, epoch: epoch ?? null };
+      const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, job_id, resume, settings) };
       res.upgrade(data, key, protocol, extensions, context);
     },
 
     open: (ws) => {
       state.connections += 1;
       state.connectionsOpened += 1;
-      const data = ws.getUserData();
-      const handle = socketHandle(ws, config.gateway.maxBackpressureBytes / 2, () => {
-        state.slowConsumersClosed += 1;
-      });
-      data.handle = handle;
-      log.debug({ connId: data.connId, jobId: data.jobId, resume: data.resume }, 'client connected');
-      void channels.attach(data.jobId, handle, () => serveJoin(ctx, data.jobId, data.resume));
+      const { socket } = ws.getUserData();
+      socket.ws = ws;
+      log.debug({ conn: socket.connNo, jobId: socket.jobId, resume: socket.resume }, 'client connected');
+      void channels.attach(socket.jobId, socket, () => serveJoin(ctx, socket.jobId, socket.resume));
     },
 
     message: (ws, message, isBinary) => {
@@ -102,79 +93,15 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
     },
 
     drain: (ws) => {
-      ws.getUserData().handle?.drained();
+      ws.getUserData().socket.drained();
     },
 
     close: (ws, code) => {
       state.connections -= 1;
-      const data = ws.getUserData();
-      if (data.handle) {
-        data.handle.markClosed();
-        channels.detach(data.jobId, data.handle);
-      }
-      log.debug({ connId: data.connId, jobId: data.jobId, code }, 'client disconnected');
+      const { socket } = ws.getUserData();
+      socket.markClosed();
+      channels.detach(socket.jobId, socket);
+      log.debug({ conn: socket.connNo, jobId: socket.jobId, code }, 'client disconnected');
     },
   });
-}
-
-interface SocketHandle extends ChannelSocket {
-  /** The socket's send buffer drained (uWS drain event). */
-  drained(): void;
-  /** The socket closed (uWS close event): stop using it. */
-  markClosed(): void;
-}
-
-/** The channel layer's view of a uWS socket. */
-function socketHandle(ws: WebSocket<SocketData>, pacingBytes: number, onSlowConsumer: () => void): SocketHandle {
-  let closed = false;
-  let wakeOnDrain: (() => void) | null = null;
-  const wake = () => {
-    wakeOnDrain?.();
-    wakeOnDrain = null;
-  };
-  const handle: SocketHandle = {
-    get closed() {
-      return closed;
-    },
-    send(frames) {
-      if (closed || frames.length === 0) return;
-      ws.cork(() => {
-        for (const frame of frames) {
-          // 2 = dropped: the socket is past its backpressure limit.
-          if (ws.send(frame, false) === 2) {
-            onSlowConsumer();
-            handle.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: resume from your last seq');
-            return;
-          }
-        }
-      });
-    },
-    async sendPaced(frames) {
-      let next = 0;
-      while (next < frames.length && !closed) {
-        if (ws.getBufferedAmount() > pacingBytes) {
-          await new Promise<void>((resolve) => (wakeOnDrain = resolve));
-          continue;
-        }
-        ws.cork(() => {
-          while (next < frames.length && ws.getBufferedAmount() <= pacingBytes) ws.send(frames[next++]!, false);
-        });
-      }
-    },
-    joinTopic(topic) {
-      if (!closed) ws.subscribe(topic);
-    },
-    close(code, reason) {
-      if (closed) return;
-      closed = true;
-      wake();
-      ws.end(code, reason);
-    },
-    drained: wake,
-    markClosed() {
-      closed = true;
-      wake();
-    },
-  };
-  return handle;
 }

@@ -1,0 +1,94 @@
+import { CLOSE_CODES } from '../../shared/protocol.js';
+import type { WebSocket } from '../uws.js';
+import type { ChannelSocket } from './job-channels.js';
+import type { ResumePoint } from './serve-join.js';
+
+/** What every socket of the endpoint shares: kept once, not per socket. */
+export interface JobSocketSettings {
+  /** sendPaced waits for drain above this many buffered bytes. */
+  pacingBytes: number;
+  onSlowConsumer(): void;
+}
+
+/** The uWS user data of a socket (uWS copies its own properties onto the socket object). */
+export interface JobSocketData {
+  socket: JobSocket;
+}
+
+/**
+ * One client of WS /ws/scraping/{job_id}: the channel layer's handle on its socket, with its
+ * methods on the prototype — at tens of thousands of sockets per process, per-socket closures
+ * would cost more than the socket itself.
+ */
+export class JobSocket implements ChannelSocket {
+  closed = false;
+  ws: WebSocket<JobSocketData> | null = null;
+  private wakeOnDrain: (() => void) | null = null;
+
+  constructor(
+    /** A number per gateway process, for logs. */
+    readonly connNo: number,
+    readonly jobId: number,
+    readonly resume: ResumePoint | null,
+    private readonly settings: JobSocketSettings,
+  ) {}
+
+  send(frames: readonly (string | Buffer)[]): void {
+    const ws = this.ws;
+    if (this.closed || !ws || frames.length === 0) return;
+    ws.cork(() => {
+      for (const frame of frames) {
+        // 2 = dropped: the socket is past its backpressure limit.
+        if (ws.send(frame, false) === 2) {
+          this.settings.onSlowConsumer();
+          this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: resume from your last seq');
+          return;
+        }
+      }
+    });
+  }
+
+  async sendPaced(frames: readonly (string | Buffer)[]): Promise<void> {
+    const limit = this.settings.pacingBytes;
+    let next = 0;
+    while (next < frames.length && !this.closed && this.ws) {
+      const ws = this.ws;
+      if (ws.getBufferedAmount() > limit) {
+        await new Promise<void>((resolve) => (this.wakeOnDrain = resolve));
+        continue;
+      }
+      ws.cork(() => {
+        while (next < frames.length && ws.getBufferedAmount() <= limit) ws.send(frames[next++]!, false);
+      });
+    }
+  }
+
+  joinTopic(topic: string): void {
+    if (!this.closed) this.ws?.subscribe(topic);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake();
+    this.ws?.end(code, reason);
+  }
+
+  /** uWS drain event: the send buffer emptied. */
+  drained(): void {
+    this.wake();
+  }
+
+  /** uWS close event: the socket is gone, stop using it. */
+  markClosed(): void {
+    this.closed = true;
+    this.ws = null;
+    this.wake();
+  }
+
+  private wake(): void {
+    const wake = this.wakeOnDrain;
+    this.wakeOnDrain = null;
+    wake?.();
+  }
+}
