@@ -31,7 +31,8 @@ const db = createDatabase(config.databaseUrl);
 await withRetry('postgres migrations', () => migrateToLatest(db));
 
 const keys = new RedisKeys(config.keyPrefix);
-const redis = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:commands`);
+// Joins read state and history in bursts (a reconnect storm): one write for all reads of a tick.
+const redis = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:commands`, { enableAutoPipelining: true });
 const subscriber = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:subscriber`);
 const queueConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:queue`);
 const queue = createScrapeQueue(config, queueConnection);

@@ -49,6 +49,11 @@ class JobChannel {
   readonly joiners = new Set<Joiner>();
   /** Live events held back while a gap is filled from history; null when not recovering. */
   recovering: Buffer[] | null = null;
+  /**
+   * The last snapshot served to a plain (non-resuming) joiner, reusable by the next ones while
+   * nothing newer was forwarded: a connect storm on one job reads Redis once, not per client.
+   */
+  sharedServe: { servedSeq: number; frames: (string | Buffer)[]; generation: number } | null = null;
   subscribed!: Promise<void>;
 
   constructor(
@@ -83,6 +88,8 @@ export class JobChannels {
   private readonly byJob = new Map<number, JobChannel>();
   readonly stats: ChannelStats = { eventsReceived: 0, eventsForwarded: 0, duplicatesDropped: 0, gapsRecovered: 0, resyncs: 0 };
   private started = false;
+  /** Bumped whenever the subscriber connection drops: reads taken before may have missed events. */
+  private generation = 0;
 
   constructor(
     private readonly subscriber: Redis,
@@ -96,6 +103,9 @@ export class JobChannels {
     if (this.started) return;
     this.started = true;
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.onMessage(channel.toString(), payload));
+    this.subscriber.on('close', () => {
+      this.generation += 1;
+    });
     let connectedBefore = this.subscriber.status === 'ready';
     this.subscriber.on('ready', () => {
       if (connectedBefore) void this.afterReconnect();
@@ -123,13 +133,18 @@ export class JobChannels {
    * with every buffered event above it, then puts the socket live. Returns false when the socket
    * was refused or closed meanwhile.
    */
-  async attach(jobId: number, socket: ChannelSocket, serve: () => Promise<InitialServe>): Promise<boolean> {
+  async attach(jobId: number, socket: ChannelSocket, serve: () => Promise<InitialServe>, options: { shareable: boolean }): Promise<boolean> {
     const channel = this.acquire(jobId, socket);
     const joiner: Joiner = { socket, buffer: [], servedSeq: null };
     channel.joiners.add(joiner);
     try {
       await channel.subscribed;
-      const initial = await serve();
+      let initial = options.shareable ? this.sharedServeOf(channel) : null;
+      if (!initial) {
+        const generation = this.generation;
+        initial = await serve();
+        if (options.shareable && 'servedSeq' in initial) channel.sharedServe = { ...initial, generation };
+      }
       if (socket.closed) return false;
       if ('close' in initial) {
         channel.joiners.delete(joiner);
@@ -161,6 +176,21 @@ export class JobChannels {
       if (!socket.closed) socket.close(CLOSE_CODES.UNAVAILABLE, 'event stream unavailable, retry');
       return false;
     }
+  }
+
+  /**
+   * A snapshot served earlier is still exact for a new joiner when it was read on the current
+   * subscription and no event above its seq has been forwarded since: every later event reaches
+   * the joiner (it is registered before this check), every earlier one is in the snapshot.
+   */
+  private sharedServeOf(channel: JobChannel): InitialServe | null {
+    const shared = channel.sharedServe;
+    if (!shared || shared.generation !== this.generation || channel.recovering !== null) return null;
+    if (channel.forwardedSeq > shared.servedSeq) {
+      channel.sharedServe = null;
+      return null;
+    }
+    return { frames: shared.frames.slice(), servedSeq: shared.servedSeq };
   }
 
   /** Closes every local client (graceful shutdown: they reconnect elsewhere and resume). */
@@ -296,6 +326,7 @@ export class JobChannels {
     channel.recovering = null;
     channel.forwardedSeq = -1;
     channel.lastForwarded = null;
+    channel.sharedServe = null;
     this.log.warn({ jobId: channel.jobId, clients: channel.members.size, reason }, 'clients of job told to resync');
     for (const socket of [...channel.members]) socket.close(CLOSE_CODES.RESYNC, reason);
   }

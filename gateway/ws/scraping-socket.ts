@@ -81,7 +81,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       const { socket } = ws.getUserData();
       socket.ws = ws;
       log.debug({ conn: socket.connNo, jobId: socket.jobId, resume: socket.resume }, 'client connected');
-      void channels.attach(socket.jobId, socket, () => serveJoin(ctx, socket.jobId, socket.resume));
+      void channels.attach(socket.jobId, socket, () => serveJoin(ctx, socket.jobId, socket.resume), { shareable: socket.resume === null });
     },
 
     message: (ws, message, isBinary) => {

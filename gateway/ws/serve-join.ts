@@ -76,7 +76,8 @@ export function snapshotOfState(state: JobLiveState, resync = false): ScrapingEv
       snapshot: true,
       ...(resync ? { resync: true } : {}),
     },
-    timestamp: new Date().toISOString(),
+    // The state as of its last change: the same snapshot for every client until the next event.
+    timestamp: state.updated_at,
   };
 }
 
