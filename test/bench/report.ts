@@ -19,7 +19,7 @@ export interface BenchReport {
   mode: 'full' | 'smoke';
   startedAt: string;
   durationS: number;
-  machine: MachineInfo & { uwsNative: boolean; uwsBinary: string | null; redis: string; postgres: string };
+  machine: MachineInfo & { uwsNative: boolean; uwsBinary: string | null; redis: string; postgres: string; serversRunAs: string };
   systems: SystemName[];
   scenarios: ScenarioReport[];
   pipeline: PipelineFigures | null;
@@ -238,6 +238,7 @@ export function renderMarkdown(r: BenchReport): string {
     '',
     `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${m.memoryGiB} GiB; ${m.kernel}`,
     `- Node ${m.node}; uWebSockets.js native: ${m.uwsNative ? `yes (${m.uwsBinary?.split('/').pop() ?? ''})` : 'NO (slow fallback)'}; ${m.redis}; ${m.postgres}`,
+    `- Servers run as ${m.serversRunAs}; each server, the publisher and every load client is its own process.`,
     '- Everything shares the machine: servers, Redis, publisher, load clients (and possibly other work — see the load average at the start of each scenario). ' +
       'Deliveries per server CPU-second (utime+stime of the server processes from /proc) is the figure that holds on a shared machine.',
     '- Latency: from the emit moment (host monotonic clock, in metadata.emitted_at_us, taken before JobEventLog.append) to receipt in the load client.',

@@ -11,8 +11,9 @@
  *   --redis-url URL         use this Redis instead of a private redis-server
  *   --database-url URL      Postgres to create the bench database in (default $DATABASE_URL or local)
  *   --budget-min N          start no scenario after N minutes (default 14; smoke 2)
+ *   --tsx                   run the servers from source under tsx (default: compiled, as in production)
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -20,6 +21,7 @@ import pg from 'pg';
 import { detectUwsRuntime } from '../../gateway/uws.js';
 import { PrivateRedis } from '../helpers/private-redis.js';
 import type { BenchContext, Figures } from './harness.js';
+import { buildServices } from './lib/build-services.js';
 import { loadAverage, machineInfo } from './lib/proc.js';
 import { summarizeProfile, type ProfileSummary } from './profile-summary.js';
 import { checkTargets, computeRatios, maxSustainedRate, renderMarkdown, type BenchReport, type ScenarioReport } from './report.js';
@@ -50,6 +52,8 @@ export interface RunOptions {
   redisUrl: string | null;
   databaseUrl: string;
   budgetMin: number;
+  /** Run the servers from their TypeScript sources under tsx instead of compiled. */
+  tsx: boolean;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
 }
@@ -66,6 +70,7 @@ export function parseOptions(argv: string[]): RunOptions {
       'redis-url': { type: 'string' },
       'database-url': { type: 'string' },
       'budget-min': { type: 'string' },
+      tsx: { type: 'boolean', default: false },
     },
   });
   const list = <T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] => {
@@ -84,6 +89,7 @@ export function parseOptions(argv: string[]): RunOptions {
     redisUrl: values['redis-url'] ?? null,
     databaseUrl: values['database-url'] ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     budgetMin: Number(values['budget-min'] ?? (smoke ? 2 : 14)),
+    tsx: values.tsx ?? false,
   };
 }
 
@@ -116,13 +122,20 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
   const dbUrl = new URL(options.databaseUrl);
   dbUrl.pathname = `/${dbName}`;
 
+  // The servers run compiled, as in production; the build is this run's own (runs may overlap).
+  const buildDir = join(ROOT, 'test/bench/.build', `${stamp}-${process.pid}`);
+  if (!options.tsx) {
+    const built = buildServices(ROOT, buildDir);
+    log(`compiled ${built.files} source files for the servers in ${built.ms} ms`);
+  }
+
   const profileRoot = options.profile ? join(options.outDir, `profiles-${stamp}`) : null;
   let nextJob = 1;
   const ctx: BenchContext = {
     sizes,
     smoke: options.smoke,
     systems: options.systems.map((s) => SYSTEMS[s]),
-    serverEnv: { redisUrl, databaseUrl: dbUrl.toString(), keyPrefix, profileDir: null },
+    serverEnv: { redisUrl, databaseUrl: dbUrl.toString(), keyPrefix, profileDir: null, buildDir: options.tsx ? null : buildDir },
     redisUrl,
     redisPid,
     allocJobs(count) {
@@ -204,6 +217,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     await privateRedis?.stop();
     await pgAdmin.query(`drop database if exists ${dbName} with (force)`).catch((error: unknown) => log(`drop database failed: ${errorText(error)}`));
     await pgAdmin.end();
+    rmSync(buildDir, { recursive: true, force: true });
   }
 
   const profiles: ProfileSummary[] = [];
@@ -237,7 +251,9 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     mode: options.smoke ? 'smoke' : 'full',
     startedAt: startedAt.toISOString(),
     durationS: (Date.now() - startedAt.getTime()) / 1000,
-    machine: { ...machineInfo(), uwsNative: uws.native, uwsBinary: uws.binary, redis: `Redis ${redisVersion}${privateRedis ? ' (private redis-server)' : ''}`, postgres: `Postgres ${pgVersion}` },
+    machine: { ...machineInfo(), uwsNative: uws.native, uwsBinary: uws.binary, redis: `Redis ${redisVersion}${privateRedis ? ' (private redis-server)' : ''}`, postgres: `Postgres ${pgVersion}`,
+      serversRunAs: options.tsx ? 'TypeScript sources under tsx' : 'plain node on JavaScript compiled from the current sources (as `node dist/gateway/main.js` in production)',
+    },
     systems: options.systems,
     scenarios,
     pipeline,

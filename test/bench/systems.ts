@@ -75,9 +75,16 @@ export interface ServerEnv {
   redisUrl: string;
   databaseUrl: string;
   keyPrefix: string;
-  /** Directory for `node --cpu-prof` output, or null for no profile. */
+  /** Where phase profiles go, or null for no profile. */
   profileDir: string | null;
+  /** The services compiled to JavaScript (buildServices), or null to run the sources under tsx. */
+  buildDir: string | null;
   extraEnv?: Record<string, string>;
+}
+
+/** How node runs an entry: its compiled JavaScript (as in production), or the source under tsx. */
+export function entryArgs(buildDir: string | null, entry: string): string[] {
+  return buildDir ? [join(buildDir, entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', entry];
 }
 
 /** The server processes of one system, started for one scenario. */
@@ -122,9 +129,7 @@ export class ServerGroup {
         const nodeArgs = [
           // Profiled through the inspector, phase by phase (see InspectorProfiler).
           ...(inspectPort !== null ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
-          '--import',
-          'tsx',
-          def.entry,
+          ...entryArgs(env.buildDir, def.entry),
         ];
         // prlimit raises the soft descriptor limit and execs node in place: the pid stays the server's.
         const child = spawn('prlimit', [`--nofile=${openFiles}:${openFiles}`, process.execPath, ...nodeArgs], {

@@ -10,7 +10,7 @@ import { ServiceProcess } from '../../helpers/processes.js';
 import type { BenchContext } from '../harness.js';
 import { load1 } from '../harness.js';
 import { cpuSeconds, sumCpuSeconds } from '../lib/proc.js';
-import { ROOT, SYSTEMS, type ServerGroup } from '../systems.js';
+import { entryArgs, ROOT, SYSTEMS, type ServerGroup } from '../systems.js';
 import { withSystem } from './with-system.js';
 
 export interface PipelineFigures {
@@ -60,7 +60,7 @@ async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Recor
     for (let i = 0; i < s5.workers; i++) {
       const child = spawn(
         process.execPath,
-        [...(ctx.serverEnv.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.serverEnv.profileDir, `worker-${i}-${Date.now()}`)}`] : []), '--import', 'tsx', WORKER_ENTRY],
+        [...(ctx.serverEnv.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.serverEnv.profileDir, `worker-${i}-${Date.now()}`)}`] : []), ...entryArgs(ctx.serverEnv.buildDir, WORKER_ENTRY)],
         {
           cwd: ROOT,
           env: {
