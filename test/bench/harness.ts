@@ -65,6 +65,8 @@ export interface Figures {
   sustained: boolean;
   /** S3: connections opened per second. */
   connectsPerS?: number;
+  /** S3: server CPU (user + kernel) per connection opened, in microseconds. */
+  serverUsPerConnect?: number;
   /** S3: connections that received the event sent after the hold. */
   alive?: number;
   /** S4: time from the drop until a client received the first event emitted after it. */

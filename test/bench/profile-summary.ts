@@ -54,13 +54,20 @@ const PARTS: [string, (url: string, fn: string) => boolean][] = [
   ['native functions (no script)', (u) => u === ''],
 ];
 
+/** A script's URL as in the source tree: the bench's compiled copy (test/bench/.build/<run>/) stripped. */
+function sourceUrl(url: string): string {
+  return url.replace(/\/test\/bench\/\.build\/[^/]+\//, '/');
+}
+
 function partOf(url: string, fn: string): string {
-  for (const [name, test] of PARTS) if (test(url, fn)) return name;
+  const source = sourceUrl(url);
+  for (const [name, test] of PARTS) if (test(source, fn)) return name;
   return 'other';
 }
 
-function shortUrl(url: string): string {
-  if (!url) return '';
+function shortUrl(raw: string): string {
+  if (!raw) return '';
+  const url = sourceUrl(raw);
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
   const m = /\/(gateway|shared|worker|test)\/.*$/.exec(url);

@@ -19,7 +19,7 @@ export interface BenchReport {
   mode: 'full' | 'smoke';
   startedAt: string;
   durationS: number;
-  machine: MachineInfo & { uwsNative: boolean; uwsBinary: string | null; redis: string; postgres: string; serversRunAs: string };
+  machine: MachineInfo & { uwsNative: boolean; uwsBinary: string | null; redis: string; postgres: string; serversRunAs: string; sources: string };
   systems: SystemName[];
   scenarios: ScenarioReport[];
   pipeline: PipelineFigures | null;
@@ -202,12 +202,12 @@ function deliveryTable(figures: Figures[]): string[] {
 
 function capacityTable(figures: Figures[]): string[] {
   const rows = [
-    '| system | processes | connections | connects/s | alive after hold | server RSS MB | RSS / connection KB | server CPU % | client CPU % | notes |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| system | processes | connections | connects/s | server CPU µs / connect | alive after hold | server RSS MB | RSS / connection KB | server CPU % | client CPU % | notes |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const f of figures) {
     rows.push(
-      `| ${f.system} | ${f.step} | ${n0(f.connections)} | ${n0(f.connectsPerS ?? NaN)} | ${n0(f.alive ?? NaN)} | ${n0(f.serverRssMb)} | ${n2(f.rssPerConnKb ?? NaN)} | ${n0(f.serverCpuPct)} | ${n0(f.clientCpuPct)} | ${f.notes.join('; ')} |`,
+      `| ${f.system} | ${f.step} | ${n0(f.connections)} | ${n0(f.connectsPerS ?? NaN)} | ${n0(f.serverUsPerConnect ?? NaN)} | ${n0(f.alive ?? NaN)} | ${n0(f.serverRssMb)} | ${n2(f.rssPerConnKb ?? NaN)} | ${n0(f.serverCpuPct)} | ${n0(f.clientCpuPct)} | ${f.notes.join('; ')} |`,
     );
   }
   return rows;
@@ -238,6 +238,7 @@ export function renderMarkdown(r: BenchReport): string {
     '',
     `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${m.memoryGiB} GiB; ${m.kernel}`,
     `- Node ${m.node}; uWebSockets.js native: ${m.uwsNative ? `yes (${m.uwsBinary?.split('/').pop() ?? ''})` : 'NO (slow fallback)'}; ${m.redis}; ${m.postgres}`,
+    `- Sources: ${m.sources}`,
     `- Servers run as ${m.serversRunAs}; each server, the publisher and every load client is its own process.`,
     '- Everything shares the machine: servers, Redis, publisher, load clients (and possibly other work — see the load average at the start of each scenario). ' +
       'Deliveries per server CPU-second (utime+stime of the server processes from /proc) is the figure that holds on a shared machine.',

@@ -12,7 +12,9 @@
  *   --database-url URL      Postgres to create the bench database in (default $DATABASE_URL or local)
  *   --budget-min N          start no scenario after N minutes (default 14; smoke 2)
  *   --tsx                   run the servers from source under tsx (default: compiled, as in production)
+ *   --gateway-node-options S  NODE_OPTIONS for the gateway processes (e.g. --max-semi-space-size=1)
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,6 +56,8 @@ export interface RunOptions {
   budgetMin: number;
   /** Run the servers from their TypeScript sources under tsx instead of compiled. */
   tsx: boolean;
+  /** NODE_OPTIONS for the gateway processes (experiments). */
+  gatewayNodeOptions: string | null;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
 }
@@ -71,6 +75,7 @@ export function parseOptions(argv: string[]): RunOptions {
       'database-url': { type: 'string' },
       'budget-min': { type: 'string' },
       tsx: { type: 'boolean', default: false },
+      'gateway-node-options': { type: 'string' },
     },
   });
   const list = <T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] => {
@@ -90,6 +95,7 @@ export function parseOptions(argv: string[]): RunOptions {
     databaseUrl: values['database-url'] ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     budgetMin: Number(values['budget-min'] ?? (smoke ? 2 : 14)),
     tsx: values.tsx ?? false,
+    gatewayNodeOptions: values['gateway-node-options'] ?? null,
   };
 }
 
@@ -135,7 +141,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     sizes,
     smoke: options.smoke,
     systems: options.systems.map((s) => SYSTEMS[s]),
-    serverEnv: { redisUrl, databaseUrl: dbUrl.toString(), keyPrefix, profileDir: null, buildDir: options.tsx ? null : buildDir },
+    serverEnv: { redisUrl, databaseUrl: dbUrl.toString(), keyPrefix, profileDir: null, buildDir: options.tsx ? null : buildDir, gatewayNodeOptions: options.gatewayNodeOptions ?? undefined },
     redisUrl,
     redisPid,
     allocJobs(count) {
@@ -252,7 +258,10 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     startedAt: startedAt.toISOString(),
     durationS: (Date.now() - startedAt.getTime()) / 1000,
     machine: { ...machineInfo(), uwsNative: uws.native, uwsBinary: uws.binary, redis: `Redis ${redisVersion}${privateRedis ? ' (private redis-server)' : ''}`, postgres: `Postgres ${pgVersion}`,
-      serversRunAs: options.tsx ? 'TypeScript sources under tsx' : 'plain node on JavaScript compiled from the current sources (as `node dist/gateway/main.js` in production)',
+      sources: sourceRevision(),
+      serversRunAs:
+        (options.tsx ? 'TypeScript sources under tsx' : 'plain node on JavaScript compiled from the current sources (as `node dist/gateway/main.js` in production)') +
+        (options.gatewayNodeOptions ? `; gateway with NODE_OPTIONS="${options.gatewayNodeOptions}"` : ''),
     },
     systems: options.systems,
     scenarios,
@@ -288,6 +297,17 @@ export function smokeProblems(report: BenchReport): string[] {
     }
   }
   return problems;
+}
+
+/** The commit measured, and whether the service sources differ from it. */
+function sourceRevision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'gateway', 'shared', 'worker'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return `commit ${head}${dirty ? ' with uncommitted changes in gateway/, shared/ or worker/' : ''}`;
+  } catch {
+    return 'unknown (no git)';
+  }
 }
 
 async function cleanupKeys(redis: Redis, prefix: string): Promise<void> {

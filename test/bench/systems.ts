@@ -41,7 +41,7 @@ export const SYSTEMS: Record<SystemName, SystemDef> = {
   },
   seed: {
     name: 'seed',
-    title: 'seed design (ws)',
+    title: 'seed design (ws, one channel, parse + stringify per socket)',
     entry: 'test/bench/peers/seed-server.ts',
     readyMessage: 'listening',
     protocol: 'plain',
@@ -80,6 +80,8 @@ export interface ServerEnv {
   /** The services compiled to JavaScript (buildServices), or null to run the sources under tsx. */
   buildDir: string | null;
   extraEnv?: Record<string, string>;
+  /** NODE_OPTIONS for our gateway's processes only (experiments such as --max-semi-space-size). */
+  gatewayNodeOptions?: string;
 }
 
 /** How node runs an entry: its compiled JavaScript (as in production), or the source under tsx. */
@@ -125,6 +127,7 @@ export class ServerGroup {
           WS_IDLE_TIMEOUT_SECONDS: '120',
           DRAIN_TIMEOUT_SECONDS: '1',
           ...env.extraEnv,
+          ...(def.name === 'gateway' && env.gatewayNodeOptions ? { NODE_OPTIONS: env.gatewayNodeOptions } : {}),
         };
         const nodeArgs = [
           // Profiled through the inspector, phase by phase (see InspectorProfiler).

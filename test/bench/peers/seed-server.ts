@@ -1,17 +1,20 @@
 /**
  * Peer 1, the seed design in Node: a `ws` server, ONE Redis subscription for the events of all
  * jobs (a pattern over the per-job channels the real emit script publishes to, standing in for
- * the seed's single "scraping_events" channel), a map job → sockets, and every event parsed from
- * JSON once and serialized again for every socket (the seed's send_json per connection).
+ * the seed's single "scraping_events" channel), a map job → sockets, and every message parsed and
+ * serialized again for each socket it goes to, as issue 5 describes the original. The job id is
+ * read from the channel name, so a job nobody watches costs no parse.
  */
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createLogger } from '../../../shared/logger.js';
+import { RedisKeys } from '../../../shared/redis/keys.js';
 import { peerEnv } from './peer-env.js';
 
 const env = peerEnv();
 const log = createLogger('seed-server', 'info');
+const keys = new RedisKeys(env.KEY_PREFIX);
 const jobs = new Map<number, Set<WebSocket>>();
 
 const server = createServer((_req, res) => res.writeHead(404).end());
@@ -39,11 +42,10 @@ server.on('upgrade', (req, socket, head) => {
 const subscriber = new Redis(env.REDIS_URL);
 await new Promise<void>((resolve) => subscriber.once('ready', () => resolve()));
 await subscriber.psubscribe(`${env.KEY_PREFIX}{job:*}:events`);
-subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => {
-  const event = JSON.parse(message) as { job_id: number };
-  const sockets = jobs.get(event.job_id);
+subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
+  const sockets = jobs.get(keys.jobIdOfChannel(channel) ?? -1);
   if (!sockets) return;
-  for (const ws of sockets) ws.send(JSON.stringify(event));
+  for (const ws of sockets) ws.send(JSON.stringify(JSON.parse(message) as unknown));
 });
 
 server.listen(env.PORT, '127.0.0.1', () => {

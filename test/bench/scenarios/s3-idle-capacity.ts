@@ -37,10 +37,12 @@ async function fill(ctx: BenchContext, def: SystemDef, processes: number, total:
     if (!ctx.smoke) await sleep(1000);
     const rssBefore = servers.rssKb();
     const before = sampleCpu(ctx, servers, clients, publisher);
+    const connectCpu0 = servers.cpuSeconds();
     const connected = await servers.profiled(ctx.serverEnv.profileDir, `S3-${def.name}-${processes}x-connect`, () =>
       clients.connect(specs, def.protocol, { window: 128, timeoutMs: 30_000 }),
     );
     const connectsPerS = connected.opened / (connected.elapsedMs / 1000);
+    const serverUsPerConnect = connected.opened > 0 ? ((servers.cpuSeconds() - connectCpu0) * 1e6) / connected.opened : NaN;
     ctx.log(`  ${def.name} ×${processes}: ${connected.opened}/${specs.length} open in ${(connected.elapsedMs / 1000).toFixed(1)} s (${Math.round(connectsPerS)}/s)`);
     await sleep(s3.holdMs);
     const rssHeld = servers.rssKb();
@@ -63,6 +65,7 @@ async function fill(ctx: BenchContext, def: SystemDef, processes: number, total:
       { published: run.published, expected, elapsedS: (after.atUs - before.atUs) / 1e6, loadAvg1 },
     );
     f.connectsPerS = connectsPerS;
+    f.serverUsPerConnect = serverUsPerConnect;
     f.alive = stats.unique;
     f.serverRssMb = rssHeld / 1024;
     f.rssPerConnKb = connected.opened > 0 ? (rssHeld - rssBefore) / connected.opened : null;
