@@ -1,16 +1,14 @@
-import { Redis } from 'ioredis';
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findJob, insertPendingJob, markJobCompleted, markJobFailed, markJobRunning, recordJobProgress } from '../../shared/db/jobs.repository.js';
 import type { EventDraft } from '../../shared/events.js';
 import { createLogger } from '../../shared/logger.js';
-import { bullmqJobId, createScrapeQueue, enqueueScrape, type ScrapeJobData } from '../../shared/queue.js';
-import { RedisKeys } from '../../shared/redis/keys.js';
+import { bullmqJobId, enqueueScrape } from '../../shared/queue.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
 import { FinalFailureHandler } from '../../worker/final-failure-handler.js';
-import { jobHistory, oneToN, params, seqs, waitForFinishedJob } from '../helpers/jobs.js';
-import { startService, type ServiceProcess } from '../helpers/processes.js';
-import { createTestDatabase, createTestRedis, redisUrl, serviceEnv, testConfig, type TestDatabase, type TestRedis } from '../helpers/services.js';
+import { oneToN, params, seqs, waitForFinishedJob } from '../helpers/jobs.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+import { startWorkerFixture, type WorkerFixture } from '../helpers/worker-fixture.js';
 
 const STALLED = new Error('job stalled more than allowable limit');
 const STALL_REASON = "the job's worker was lost more times than allowed (job stalled more than allowable limit)";
@@ -118,77 +116,48 @@ describe('final failure handler (in process, real Postgres, in-memory events)', 
  * running the processor. The row and the stream must still end.
  */
 describe('a job whose workers die more often than the stall limit allows', () => {
-  let pg: TestDatabase;
-  let t: TestRedis;
-  let keys: RedisKeys;
-  let queueRedis: Redis;
-  let queue: Queue<ScrapeJobData>;
-  let env: Record<string, string>;
-  const workers: ServiceProcess[] = [];
+  let f: WorkerFixture;
 
   beforeAll(async () => {
-    [pg, t] = await Promise.all([createTestDatabase(), createTestRedis()]);
-    keys = new RedisKeys(t.keyPrefix);
     // One attempt, so the stall limit is 1 (maxStalledCount = max(1, attempts)). A run lasts about
     // 3 s (32 searches of 200 ms, two at a time); a dead worker's lock expires after 1 s and the
     // stalled check runs twice a second.
-    env = serviceEnv(
-      { databaseUrl: pg.url, keyPrefix: t.keyPrefix },
-      {
-        JOB_ATTEMPTS: '1',
-        SCRAPER_LATENCY_MS: '200',
-        ORCHESTRATOR_CONCURRENCY: '2',
-        JOB_LOCK_DURATION_MS: '1000',
-        JOB_STALLED_INTERVAL_MS: '500',
-      },
-    );
-    queueRedis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    queue = createScrapeQueue(testConfig(env), queueRedis);
+    f = await startWorkerFixture({
+      JOB_ATTEMPTS: '1',
+      SCRAPER_LATENCY_MS: '200',
+      ORCHESTRATOR_CONCURRENCY: '2',
+      JOB_LOCK_DURATION_MS: '1000',
+      JOB_STALLED_INTERVAL_MS: '500',
+    });
   });
-
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop('SIGKILL')));
-  });
-
-  afterAll(async () => {
-    await queue?.close();
-    queueRedis?.disconnect();
-    await Promise.all([pg?.drop(), t?.cleanup()]);
-  });
-
-  const start = async (name: string) => {
-    const worker = await startService('worker', env, { name });
-    workers.push(worker);
-    return worker;
-  };
-
-  const eventsOf = (jobId: number) => jobHistory(t.redis, keys, jobId);
+  afterEach(() => f.killAll());
+  afterAll(() => f?.close());
 
   it('ends failed, with the reason in the row and one job_failed continuing the seq', async () => {
-    const row = await insertPendingJob(pg.db, params({ origins: ['MUC', 'VIE'], date_ranges: [['2026-12-20', '2026-12-27'], ['2027-01-03', '2027-01-10']] }));
-    const first = await start('worker-a');
-    await enqueueScrape(queue, row.id);
-    await expect.poll(async () => (await eventsOf(row.id)).some((e) => e.event_type === 'scraper_completed'), { timeout: 10_000 }).toBe(true);
+    const row = await insertPendingJob(f.pg.db, params({ origins: ['MUC', 'VIE'], date_ranges: [['2026-12-20', '2026-12-27'], ['2027-01-03', '2027-01-10']] }));
+    const first = await f.start('worker-a');
+    await enqueueScrape(f.queue, row.id);
+    await expect.poll(async () => (await f.eventsOf(row.id)).some((e) => e.event_type === 'scraper_completed'), { timeout: 10_000 }).toBe(true);
     await first.stop('SIGKILL');
 
     // Stall 1 (within the limit): the next worker takes the job over and searches again …
-    const second = await start('worker-b');
-    await expect.poll(async () => (await eventsOf(row.id)).some((e) => e.metadata.resumed === true), { timeout: 10_000 }).toBe(true);
+    const second = await f.start('worker-b');
+    await expect.poll(async () => (await f.eventsOf(row.id)).some((e) => e.metadata.resumed === true), { timeout: 10_000 }).toBe(true);
     await second.stop('SIGKILL');
-    const beforeLimit = await eventsOf(row.id);
+    const beforeLimit = await f.eventsOf(row.id);
     expect(beforeLimit.some((e) => e.event_type === 'job_failed' || e.event_type === 'job_completed')).toBe(false);
 
     // … stall 2 (past it): BullMQ fails the job on the worker that takes it next.
-    const third = await start('worker-c');
-    const failed = await waitForFinishedJob(pg.db, row.id, 10_000);
+    const third = await f.start('worker-c');
+    const failed = await waitForFinishedJob(f.pg.db, row.id, 10_000);
     expect(failed).toMatchObject({
       status: 'failed',
       error_message: "the job's worker was lost more times than allowed (job stalled more than allowable limit)",
     });
     expect(failed.completed_at).not.toBeNull();
 
-    await expect.poll(async () => (await eventsOf(row.id)).at(-1)?.event_type).toBe('job_failed');
-    const events = await eventsOf(row.id);
+    await expect.poll(async () => (await f.eventsOf(row.id)).at(-1)?.event_type).toBe('job_failed');
+    const events = await f.eventsOf(row.id);
     expect(seqs(events)).toEqual(oneToN(events.length));
     expect(events.slice(0, beforeLimit.length)).toEqual(beforeLimit);
     expect(events.slice(beforeLimit.length).map((e) => e.event_type)).toEqual(['job_failed']);
@@ -196,10 +165,10 @@ describe('a job whose workers die more often than the stall limit allows', () =>
       status: 'failed',
       metadata: { error: failed.error_message, code: 'JOB_STALLED', stalled_count: 2 },
     });
-    await expect.poll(async () => (await waitForFinishedJob(pg.db, row.id)).last_seq).toBe(events.length);
+    await expect.poll(async () => (await waitForFinishedJob(f.pg.db, row.id)).last_seq).toBe(events.length);
 
     // BullMQ failed it without calling our processor on the third worker.
-    const bullJob = (await queue.getJob(bullmqJobId(row.id)))!;
+    const bullJob = (await f.queue.getJob(bullmqJobId(row.id)))!;
     expect(await bullJob.getState()).toBe('failed');
     expect(bullJob).toMatchObject({ failedReason: 'job stalled more than allowable limit', stalledCounter: 2 });
     await third.waitForLog('job failed for good');

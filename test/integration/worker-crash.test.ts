@@ -1,18 +1,15 @@
-import { Redis } from 'ioredis';
-import type { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobParams } from '../../shared/api.js';
 import { insertPendingJob } from '../../shared/db/jobs.repository.js';
 import { createLogger } from '../../shared/logger.js';
-import { createScrapeQueue, enqueueScrape, type ScrapeJobData } from '../../shared/queue.js';
-import { RedisKeys } from '../../shared/redis/keys.js';
+import { enqueueScrape } from '../../shared/queue.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
 import { FlightOrchestrator } from '../../worker/orchestrator/orchestrator.js';
 import { ProgressTracker } from '../../worker/progress-tracker.js';
 import { createScrapers } from '../../worker/scrapers/index.js';
-import { flightCounts, jobHistory, oneToN, params, seqs, waitForFinishedJob } from '../helpers/jobs.js';
-import { startService, type ServiceProcess } from '../helpers/processes.js';
-import { createTestDatabase, createTestRedis, redisUrl, serviceEnv, testConfig, type TestDatabase, type TestRedis } from '../helpers/services.js';
+import { flightCounts, oneToN, params, seqs, waitForFinishedJob } from '../helpers/jobs.js';
+import { testConfig, type TestDatabase } from '../helpers/services.js';
+import { startWorkerFixture, type WorkerFixture } from '../helpers/worker-fixture.js';
 
 /** What an uninterrupted run of the job finds: the deduplicated flights of its deterministic scrapers. */
 async function expectedFlights(db: TestDatabase['db'], jobParams: JobParams): Promise<number> {
@@ -35,64 +32,35 @@ async function expectedFlights(db: TestDatabase['db'], jobParams: JobParams): Pr
 }
 
 describe('worker crash and shutdown', () => {
-  let pg: TestDatabase;
-  let t: TestRedis;
-  let keys: RedisKeys;
-  let queueRedis: Redis;
-  let queue: Queue<ScrapeJobData>;
-  let env: Record<string, string>;
-  const workers: ServiceProcess[] = [];
+  let f: WorkerFixture;
 
   beforeAll(async () => {
-    [pg, t] = await Promise.all([createTestDatabase(), createTestRedis()]);
-    keys = new RedisKeys(t.keyPrefix);
     // Slow searches, two at a time, so a job lasts seconds; a dead worker's lock expires after 2 s.
-    env = serviceEnv(
-      { databaseUrl: pg.url, keyPrefix: t.keyPrefix },
-      { SCRAPER_LATENCY_MS: '200', ORCHESTRATOR_CONCURRENCY: '2', JOB_LOCK_DURATION_MS: '2000', JOB_STALLED_INTERVAL_MS: '1000' },
-    );
-    queueRedis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    queue = createScrapeQueue(testConfig(env), queueRedis);
+    f = await startWorkerFixture({ SCRAPER_LATENCY_MS: '200', ORCHESTRATOR_CONCURRENCY: '2', JOB_LOCK_DURATION_MS: '2000', JOB_STALLED_INTERVAL_MS: '1000' });
   });
-
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop('SIGKILL')));
-  });
-
-  afterAll(async () => {
-    await queue?.close();
-    queueRedis?.disconnect();
-    await Promise.all([pg?.drop(), t?.cleanup()]);
-  });
-
-  const start = async (name: string) => {
-    const worker = await startService('worker', env, { name });
-    workers.push(worker);
-    return worker;
-  };
-
-  const eventsOf = (jobId: number) => jobHistory(t.redis, keys, jobId);
+  afterEach(() => f.killAll());
+  afterAll(() => f?.close());
 
   it('hands the job of a SIGKILLed worker to another, which finishes it without duplicates or seq gaps', async () => {
     const jobParams = params({ origins: ['MUC', 'VIE'], date_ranges: [['2026-12-20', '2026-12-27'], ['2027-01-03', '2027-01-10']] });
-    const first = await start('worker-a');
-    const row = await insertPendingJob(pg.db, jobParams);
-    await enqueueScrape(queue, row.id);
+    const first = await f.start('worker-a');
+    const row = await insertPendingJob(f.pg.db, jobParams);
+    await enqueueScrape(f.queue, row.id);
 
     // Mid-job: started, and some searches reported, but far from done (32 tasks).
-    await expect.poll(async () => (await eventsOf(row.id)).filter((e) => e.event_type === 'scraper_completed').length, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(async () => (await f.eventsOf(row.id)).filter((e) => e.event_type === 'scraper_completed').length, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
     expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL');
-    const beforeKill = await eventsOf(row.id);
+    const beforeKill = await f.eventsOf(row.id);
     expect(beforeKill.some((e) => e.event_type === 'job_completed')).toBe(false);
-    expect((await pg.db.selectFrom('flights').select('id').where('scraping_job_id', '=', row.id).execute()).length).toBe(0);
-    const second = await start('worker-b');
+    expect((await f.pg.db.selectFrom('flights').select('id').where('scraping_job_id', '=', row.id).execute()).length).toBe(0);
+    const second = await f.start('worker-b');
 
-    const finished = await waitForFinishedJob(pg.db, row.id, 30_000);
+    const finished = await waitForFinishedJob(f.pg.db, row.id, 30_000);
     expect(finished.status).toBe('completed');
     await second.waitForLog('job resumed');
-    await expect.poll(async () => (await eventsOf(row.id)).at(-1)?.event_type).toBe('job_completed');
+    await expect.poll(async () => (await f.eventsOf(row.id)).at(-1)?.event_type).toBe('job_completed');
 
-    const events = await eventsOf(row.id);
+    const events = await f.eventsOf(row.id);
     expect(seqs(events)).toEqual(oneToN(events.length));
     expect(events.length).toBeGreaterThan(beforeKill.length);
     expect(events.slice(0, beforeKill.length)).toEqual(beforeKill);
@@ -102,24 +70,24 @@ describe('worker crash and shutdown', () => {
     expect(resumed).toMatchObject({ event_type: 'job_progress', message: expect.stringMatching(/^Job resumed by worker/) });
     expect(resumed.seq).toBeGreaterThan(beforeKill.length);
 
-    const expected = await expectedFlights(pg.db, jobParams);
+    const expected = await expectedFlights(f.pg.db, jobParams);
     expect(finished.items_scraped).toBe(expected);
-    expect(await flightCounts(pg.db, row.id)).toEqual({ rows: expected, offers: expected });
+    expect(await flightCounts(f.pg.db, row.id)).toEqual({ rows: expected, offers: expected });
     expect(events.at(-1)).toMatchObject({ results_count: expected, metadata: { total_flights: expected, failed_scrapers: 0, tasks_total: 32 } });
   });
 
   it('on SIGTERM finishes the active job, then exits 0', async () => {
-    const worker = await start('worker-c');
-    const row = await insertPendingJob(pg.db, params({ destinations: ['BCN', 'LIS', 'OPO'] }));
-    await enqueueScrape(queue, row.id);
-    await expect.poll(async () => (await eventsOf(row.id)).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    const worker = await f.start('worker-c');
+    const row = await insertPendingJob(f.pg.db, params({ destinations: ['BCN', 'LIS', 'OPO'] }));
+    await enqueueScrape(f.queue, row.id);
+    await expect.poll(async () => (await f.eventsOf(row.id)).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
 
     const exit = await worker.stop('SIGTERM', 20_000);
     expect(exit).toEqual({ code: 0, signal: null });
 
-    const done = await waitForFinishedJob(pg.db, row.id, 1_000);
+    const done = await waitForFinishedJob(f.pg.db, row.id, 1_000);
     expect(done.status).toBe('completed');
-    const events = await eventsOf(row.id);
+    const events = await f.eventsOf(row.id);
     expect(events.at(-1)!.event_type).toBe('job_completed');
     expect(seqs(events)).toEqual(oneToN(events.length));
     // The exit can be seen before the last piped log lines are read.
