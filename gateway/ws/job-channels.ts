@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
 import { CLOSE_CODES } from '../../shared/protocol.js';
-import { epochOfPayload, seqOfPayload, type JobEventLog } from '../../shared/redis/job-event-log.js';
+import { epochOfPayload, jobIdOfPayload, seqOfPayload, type JobEventLog } from '../../shared/redis/job-event-log.js';
 import type { RedisKeys } from '../../shared/redis/keys.js';
 
 /** What the channel layer needs of a connected client (a uWS socket in production). */
@@ -84,7 +84,6 @@ export interface ChannelStats {
  * from the job's history; when history no longer holds it, the job's clients are told to resync.
  */
 export class JobChannels {
-  private readonly byName = new Map<string, JobChannel>();
   private readonly byJob = new Map<number, JobChannel>();
   readonly stats: ChannelStats = { eventsReceived: 0, eventsForwarded: 0, duplicatesDropped: 0, gapsRecovered: 0, resyncs: 0 };
   private started = false;
@@ -102,7 +101,8 @@ export class JobChannels {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.onMessage(channel.toString(), payload));
+    // The job id is read from the payload's bytes: no string per event for the channel name.
+    this.subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) => this.onMessage(payload));
     this.subscriber.on('close', () => {
       this.generation += 1;
     });
@@ -120,7 +120,7 @@ export class JobChannels {
 
   /** Redis channels this gateway holds (one per active job). */
   get redisChannels(): number {
-    return this.byName.size;
+    return this.byJob.size;
   }
 
   topicOf(jobId: number): string {
@@ -229,7 +229,6 @@ export class JobChannels {
       created.subscribed.catch(() => undefined);
       channel = created;
       this.byJob.set(jobId, channel);
-      this.byName.set(name, channel);
     }
     channel.members.add(socket);
     return channel;
@@ -237,11 +236,10 @@ export class JobChannels {
 
   private forget(channel: JobChannel): void {
     this.byJob.delete(channel.jobId);
-    this.byName.delete(channel.redisChannel);
   }
 
-  private onMessage(name: string, payload: Buffer): void {
-    const channel = this.byName.get(name);
+  private onMessage(payload: Buffer): void {
+    const channel = this.byJob.get(jobIdOfPayload(payload));
     this.stats.eventsReceived += 1;
     if (!channel) return;
     if (channel.recovering !== null) {

@@ -21,17 +21,26 @@ export interface JobSocketData {
  * would cost more than the socket itself.
  */
 export class JobSocket implements ChannelSocket {
-  closed = false;
-  ws: WebSocket<JobSocketData> | null = null;
-  private wakeOnDrain: (() => void) | null = null;
+  /** A number per gateway process, for logs. */
+  readonly connNo: number;
+  readonly jobId: number;
+  readonly resume: ResumePoint | null;
+  closed: boolean;
+  ws: WebSocket<JobSocketData> | null;
+  private readonly settings: JobSocketSettings;
+  private wakeOnDrain: (() => void) | null;
 
-  constructor(
-    /** A number per gateway process, for logs. */
-    readonly connNo: number,
-    readonly jobId: number,
-    readonly resume: ResumePoint | null,
-    private readonly settings: JobSocketSettings,
-  ) {}
+  // Every field assigned here, in one place: V8 then keeps them all in the object itself instead
+  // of an extra property store (40 bytes a socket at the last count).
+  constructor(connNo: number, jobId: number, resume: ResumePoint | null, settings: JobSocketSettings) {
+    this.connNo = connNo;
+    this.jobId = jobId;
+    this.resume = resume;
+    this.closed = false;
+    this.ws = null;
+    this.settings = settings;
+    this.wakeOnDrain = null;
+  }
 
   send(frames: readonly (string | Buffer)[]): void {
     const ws = this.ws;

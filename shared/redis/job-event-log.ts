@@ -99,26 +99,47 @@ const COMMA = 0x2c;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
-/**
- * Reads seq out of an event serialized by the emit script (`{"job_id":N,"seq":S,…`) without
- * parsing or copying it: the gateway does this once per event on its hot path. -1 when the payload
- * has another shape.
+/*
+ * job_id and seq read out of an event serialized by the emit script (`{"job_id":N,"seq":S,…`)
+ * without parsing or copying it, and without allocating: the gateway does this once per event on
+ * its hot path. -1 when the payload has another shape.
  */
+
+export function jobIdOfPayload(payload: string | Buffer): number {
+  const bytes = asBytes(payload);
+  return hasJobIdPrefix(bytes) ? digitsAt(bytes, JOB_ID_PREFIX.length) : -1;
+}
+
 export function seqOfPayload(payload: string | Buffer): number {
-  const bytes = typeof payload === 'string' ? Buffer.from(payload.slice(0, 48), 'latin1') : payload;
-  if (bytes.length < 20) return -1;
-  for (let k = 0; k < JOB_ID_PREFIX.length; k++) if (bytes[k] !== JOB_ID_PREFIX.charCodeAt(k)) return -1;
+  const bytes = asBytes(payload);
+  if (!hasJobIdPrefix(bytes)) return -1;
   let i = JOB_ID_PREFIX.length;
-  while (i < bytes.length && bytes[i] !== COMMA) i++;
-  i += ',"seq":'.length;
-  let seq = 0;
-  const start = i;
+  while (i < bytes.length && bytes[i]! >= DIGIT_0 && bytes[i]! <= DIGIT_9) i++;
+  return bytes[i] === COMMA ? digitsAt(bytes, i + SEQ_KEY.length) : -1;
+}
+
+const SEQ_KEY = ',"seq":';
+
+function asBytes(payload: string | Buffer): Buffer {
+  return typeof payload === 'string' ? Buffer.from(payload.slice(0, 48), 'latin1') : payload;
+}
+
+function hasJobIdPrefix(bytes: Buffer): boolean {
+  if (bytes.length < 20) return false;
+  for (let k = 0; k < JOB_ID_PREFIX.length; k++) if (bytes[k] !== JOB_ID_PREFIX.charCodeAt(k)) return false;
+  return true;
+}
+
+/** The non-negative integer written at `start`; -1 when there is none. */
+function digitsAt(bytes: Buffer, start: number): number {
+  let value = 0;
+  let i = start;
   for (; i < bytes.length; i++) {
     const c = bytes[i]!;
     if (c < DIGIT_0 || c > DIGIT_9) break;
-    seq = seq * 10 + (c - DIGIT_0);
+    value = value * 10 + (c - DIGIT_0);
   }
-  return i > start ? seq : -1;
+  return i > start ? value : -1;
 }
 
 const EPOCH_MARK = '"metadata":{"epoch":"';

@@ -12,7 +12,7 @@
  *   --database-url URL      Postgres to create the bench database in (default $DATABASE_URL or local)
  *   --budget-min N          start no scenario after N minutes (default 14; smoke 2)
  *   --tsx                   run the servers from source under tsx (default: compiled, as in production)
- *   --gateway-node-options S  NODE_OPTIONS for the gateway processes (e.g. --max-semi-space-size=1)
+ *   --gateway-node-options S  NODE_OPTIONS for the gateway processes (default: Dockerfile.gateway's V8 flags)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,9 @@ import { pipelineAvailable, runS5, type PipelineFigures } from './scenarios/s5-p
 import { SetupCache } from './scenarios/with-system.js';
 import { FULL, SMOKE } from './sizes.js';
 import { ROOT, SYSTEM_NAMES, SYSTEMS, type SystemName } from './systems.js';
+
+/** The V8 flags Dockerfile.gateway starts the gateway with: the bench measures it as deployed. */
+const DEPLOYED_GATEWAY_NODE_OPTIONS = '--max-semi-space-size=2';
 
 const SCENARIOS = {
   S1: 'fan-out: 1 job × 2,000 subscribers, 500 events/s for 10 s, and a rate sweep',
@@ -95,7 +98,7 @@ export function parseOptions(argv: string[]): RunOptions {
     databaseUrl: values['database-url'] ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     budgetMin: Number(values['budget-min'] ?? (smoke ? 2 : 14)),
     tsx: values.tsx ?? false,
-    gatewayNodeOptions: values['gateway-node-options'] ?? null,
+    gatewayNodeOptions: values['gateway-node-options'] ?? DEPLOYED_GATEWAY_NODE_OPTIONS,
   };
 }
 
