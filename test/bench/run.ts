@@ -326,8 +326,31 @@ function errorText(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message).split('\n').slice(0, 4).join(' | ') : String(error);
 }
 
+const USAGE = `usage: npm run bench -- [options]
+  --smoke                   seconds-long tiny run (CI); results under test/bench/results/smoke/
+  --scenario S1,S2,...      scenarios to run (default all: S1-S5)
+  --systems gateway,...     systems (default gateway,relay,seed,socketio)
+  --profile                 CPU profiles of the servers and workers, summarized in the report
+  --out DIR                 where to write the report (default test/bench/results/)
+  --redis-url URL           use this Redis instead of a private redis-server
+  --database-url URL        Postgres to create the bench database in (default $DATABASE_URL or local)
+  --budget-min N            start no scenario after N minutes (default 14; smoke 2)
+  --tsx                     run the servers from source under tsx (default: compiled, as in production)
+  --gateway-node-options S  NODE_OPTIONS for the gateway processes (default: Dockerfile.gateway's)`;
+
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  const options = parseOptions(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  let options: RunOptions;
+  try {
+    options = parseOptions(args);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    process.exit(2);
+  }
   const { report, markdown } = await runBench(options);
   process.stdout.write(markdown + '\n');
   if (options.smoke) {
