@@ -3,16 +3,7 @@
  * run, with one load client and one publisher for all. Writes test/bench/results/<timestamp>.md
  * and .json and prints the markdown.
  *
- *   --smoke                 seconds-long tiny run (CI); results under results/smoke/
- *   --scenario S1,S2,...    scenarios to run (default all: S1–S5)
- *   --systems gateway,...   systems (default gateway,relay,seed,socketio)
- *   --profile               run servers and workers under `node --cpu-prof`; summaries in the report
- *   --out DIR               where to write the report
- *   --redis-url URL         use this Redis instead of a private redis-server
- *   --database-url URL      Postgres to create the bench database in (default $DATABASE_URL or local)
- *   --budget-min N          start no scenario after N minutes (default 14; smoke 2)
- *   --tsx                   run the servers from source under tsx (default: compiled, as in production)
- *   --gateway-node-options S  NODE_OPTIONS for the gateway processes (default: Dockerfile.gateway's V8 flags)
+ * Options: USAGE below (`npm run bench -- --help`).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
