@@ -1,13 +1,24 @@
 import { z } from 'zod';
-import { jobIdSchema, JOB_STATUSES } from './events.js';
+import { jobIdSchema, JOB_STATUSES, MAX_JOB_ID } from './events.js';
 import { SCRAPER_NAMES } from './scraper-names.js';
 
-/** A job id as it appears in a URL path: digits only, a positive 32-bit integer. */
+const JOB_ID_PATH = /^\d{1,10}$/;
+
+/**
+ * A job id as it appears in a URL path — digits only, a positive 32-bit integer — or null. Plain
+ * code rather than a zod parse: the gateway checks one on every WebSocket upgrade.
+ */
+export function jobIdFromPath(text: string): number | null {
+  if (!JOB_ID_PATH.test(text)) return null;
+  const id = Number(text);
+  return id >= 1 && id <= MAX_JOB_ID ? id : null;
+}
+
+/** jobIdFromPath as a schema, for requests validated field by field. */
 export const jobIdParamSchema = z
   .string()
-  .regex(/^\d{1,10}$/, 'must be a positive integer')
-  .transform(Number)
-  .pipe(jobIdSchema);
+  .refine((text) => jobIdFromPath(text) !== null, 'must be a positive integer')
+  .transform(Number);
 
 /** Bounds that keep one request from enqueueing an unbounded job. */
 export const JOB_LIMITS = {

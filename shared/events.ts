@@ -17,7 +17,9 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['job_completed', 'job_failed']);
 
-export const jobIdSchema = z.number().int().positive().max(2 ** 31 - 1);
+/** Job ids are Postgres `serial`: positive 32-bit integers. */
+export const MAX_JOB_ID = 2 ** 31 - 1;
+export const jobIdSchema = z.number().int().positive().max(MAX_JOB_ID);
 
 /**
  * One progress event, as every client receives it. Compatible with the original

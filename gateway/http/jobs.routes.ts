@@ -1,4 +1,4 @@
-import { createJobRequestSchema, fieldErrors, jobIdParamSchema, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
+import { createJobRequestSchema, fieldErrors, jobIdFromPath, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
 import { deleteJob, findJob, insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { enqueueScrape } from '../../shared/queue.js';
@@ -22,12 +22,12 @@ export function registerJobRoutes(app: TemplatedApp, ctx: GatewayContext): void 
 
   app.get('/ws/scraping/:job_id/status', (res, req) => {
     const r = reply(res);
-    const id = jobIdParamSchema.safeParse(req.getParameter(0));
-    if (!id.success) {
+    const id = jobIdFromPath(req.getParameter(0));
+    if (id === null) {
       sendError(r, 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
       return;
     }
-    void jobStatus(ctx, r, id.data).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
+    void jobStatus(ctx, r, id).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
   });
 }
 

@@ -11,6 +11,11 @@ export interface Reply {
   aborted: boolean;
 }
 
+/** A response answered before the handler returns: uWS needs no abort handler for it. */
+export function immediate(res: HttpResponse): Reply {
+  return { res, aborted: false };
+}
+
 /** Registers the abort handler at once: required before any await in a uWS handler. */
 export function reply(res: HttpResponse): Reply {
   const r: Reply = { res, aborted: false };

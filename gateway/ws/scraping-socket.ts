@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { jobIdParamSchema } from '../../shared/api.js';
+import { jobIdFromPath, jobIdParamSchema } from '../../shared/api.js';
 import { PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
 import type { GatewayContext } from '../context.js';
-import { reply, sendError } from '../http/responses.js';
+import { immediate, sendError } from '../http/responses.js';
 import { uWS, type TemplatedApp } from '../uws.js';
 import { JobSocket, type JobSocketData, type JobSocketSettings } from './job-socket.js';
-import { serveJoin } from './serve-join.js';
+import { serveJoin, type ResumePoint } from './serve-join.js';
 
 /** The upgrade request of WS /ws/scraping/{job_id}: path id and optional resume point. */
 const upgradeSchema = z.object({
@@ -46,32 +46,41 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
     closeOnBackpressureLimit: 1,
 
     upgrade: (res, req, context) => {
-      const r = reply(res);
       const origin = req.getHeader('origin');
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      const parsed = upgradeSchema.safeParse({
-        job_id: req.getParameter(0),
-        last_seq: req.getQuery('last_seq') || undefined,
-        epoch: req.getQuery('epoch') || undefined,
-      });
+      // The common request, a plain job id without resume, is checked without a zod result.
+      const plainJobId = req.getQuery() === '' ? jobIdFromPath(req.getParameter(0)) : null;
+      const parsed =
+        plainJobId === null
+          ? upgradeSchema.safeParse({
+              job_id: req.getParameter(0),
+              last_seq: req.getQuery('last_seq') || undefined,
+              epoch: req.getQuery('epoch') || undefined,
+            })
+          : null;
       if (state.draining) {
-        sendError(r, 503, 'DRAINING', 'gateway is shutting down; connect again');
+        sendError(immediate(res), 503, 'DRAINING', 'gateway is shutting down; connect again');
         return;
       }
-      if (!parsed.success) {
+      if (parsed && !parsed.success) {
         const problem = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-        sendError(r, 400, 'BAD_REQUEST', problem);
+        sendError(immediate(res), 400, 'BAD_REQUEST', problem);
         return;
       }
       if (origin && allowed.size > 0 && !allowed.has(origin)) {
-        sendError(r, 403, 'ORIGIN_NOT_ALLOWED', `origin ${origin} is not allowed`);
+        sendError(immediate(res), 403, 'ORIGIN_NOT_ALLOWED', `origin ${origin} is not allowed`);
         return;
       }
-      const { job_id, last_seq, epoch } = parsed.data;
-      const resume = last_seq === undefined ? null : { lastSeq: last_seq, epoch: epoch ?? null };
-      const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, job_id, resume, settings) };
+      let jobId = plainJobId!;
+      let resume: ResumePoint | null = null;
+      if (parsed) {
+        const { job_id, last_seq, epoch } = parsed.data;
+        jobId = job_id;
+        if (last_seq !== undefined) resume = { lastSeq: last_seq, epoch: epoch ?? null };
+      }
+      const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, jobId, resume, settings) };
       res.upgrade(data, key, protocol, extensions, context);
     },
 
