@@ -1,8 +1,21 @@
-import { createHash } from 'node:crypto';
-
-/** A 32-bit seed from any strings: the same parts always give the same seed. */
+/**
+ * A 32-bit seed from any strings: the same parts always give the same seed. FNV-1a with a final
+ * avalanche (murmur3's fmix32) — a seed needs spread, not secrecy, and a SHA-256 per seed was a
+ * visible share of a worker's CPU in the pipeline benchmark (S5).
+ */
 export function seedOf(...parts: (string | number | null)[]): number {
-  return createHash('sha256').update(parts.map(String).join('\u0000')).digest().readUInt32LE(0);
+  const text = parts.map(String).join('\u0000');
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return hash >>> 0;
 }
 
 /**
