@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { detectUwsRuntime } from '../../gateway/uws.js';
 import { PrivateRedis } from '../helpers/private-redis.js';
+import { deleteKeysWithPrefix } from '../helpers/redis-keys.js';
 import type { BenchContext, Figures } from './harness.js';
 import { buildServices } from './lib/build-services.js';
 import { loadAverage, machineInfo } from './lib/proc.js';
@@ -212,7 +213,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     }
   } finally {
     await ctx.setupCache?.closeAll();
-    await cleanupKeys(admin, keyPrefix).catch((error: unknown) => log(`key cleanup failed: ${errorText(error)}`));
+    await deleteKeysWithPrefix(admin, keyPrefix).catch((error: unknown) => log(`key cleanup failed: ${errorText(error)}`));
     admin.disconnect();
     await privateRedis?.stop();
     await pgAdmin.query(`drop database if exists ${dbName} with (force)`).catch((error: unknown) => log(`drop database failed: ${errorText(error)}`));
@@ -302,15 +303,6 @@ function sourceRevision(): string {
   } catch {
     return 'unknown (no git)';
   }
-}
-
-async function cleanupKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 function errorText(error: unknown): string {

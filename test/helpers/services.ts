@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { Kysely } from 'kysely';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { deleteKeysWithPrefix } from './redis-keys.js';
 import { loadConfig, type Config } from '../../shared/config.js';
 import { createDatabase, type Database } from '../../shared/db/database.js';
 import { migrateToLatest } from '../../shared/db/migrate.js';
@@ -68,12 +69,7 @@ export async function createTestRedis(url = redisUrl()): Promise<TestRedis> {
     keyPrefix,
     queueName: 'scrape',
     async cleanup() {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length) await redis.unlink(...keys);
-      } while (cursor !== '0');
+      await deleteKeysWithPrefix(redis, keyPrefix);
       redis.disconnect();
     },
   };

@@ -112,14 +112,7 @@ export class ClientPool {
         }),
       ),
     );
-    const errors: Record<string, number> = {};
-    for (const r of results) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
-    return {
-      opened: results.reduce((a, r) => a + r.opened, 0),
-      failed: results.reduce((a, r) => a + r.failed, 0),
-      elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
-      errors,
-    };
+    return sumConnectResults(results);
   }
 
   /** Starts a phase: per job, the seq already published; everything above it is expected. */
@@ -172,14 +165,7 @@ export class ClientPool {
   /** Drops and reconnects every connection of a job (S4). */
   async storm(job: number, back: number, resumeWithLastSeq: boolean, window = 256): Promise<ConnectSummary> {
     const results = await Promise.all(this.processes.map((p) => p.request<ConnectResult>({ type: 'storm', job, back, resumeWithLastSeq, window })));
-    const errors: Record<string, number> = {};
-    for (const r of results) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
-    return {
-      opened: results.reduce((a, r) => a + r.opened, 0),
-      failed: results.reduce((a, r) => a + r.failed, 0),
-      elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
-      errors,
-    };
+    return sumConnectResults(results);
   }
 
   async disconnect(): Promise<void> {
@@ -202,4 +188,16 @@ export class ClientPool {
       ),
     );
   }
+}
+
+/** One summary of the connect results of every client process. */
+function sumConnectResults(results: readonly ConnectResult[]): ConnectSummary {
+  const errors: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+  return {
+    opened: results.reduce((a, r) => a + r.opened, 0),
+    failed: results.reduce((a, r) => a + r.failed, 0),
+    elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
+    errors,
+  };
 }
