@@ -10,6 +10,9 @@ export interface JobSocketSettings {
   onSlowConsumer(): void;
 }
 
+/** How long a paced send waits for a drain event before it looks at the buffer again. */
+const DRAIN_RECHECK_MS = 100;
+
 /** The uWS user data of a socket (uWS copies its own properties onto the socket object). */
 export interface JobSocketData {
   socket: JobSocket;
@@ -63,12 +66,27 @@ export class JobSocket implements ChannelSocket {
     while (next < frames.length && !this.closed && this.ws) {
       const ws = this.ws;
       if (ws.getBufferedAmount() > limit) {
-        await new Promise<void>((resolve) => (this.wakeOnDrain = resolve));
+        await this.drainedOrTimeout();
         continue;
       }
+      let dropped = false;
       ws.cork(() => {
-        while (next < frames.length && ws.getBufferedAmount() <= limit) ws.send(frames[next++]!, false);
+        while (next < frames.length) {
+          // 1 sent, 0 sent with backpressure building (wait for drain), 2 dropped at the limit.
+          const status = ws.send(frames[next]!, false);
+          if (status === 2) {
+            dropped = true;
+            return;
+          }
+          next += 1;
+          if (status === 0 || ws.getBufferedAmount() > limit) return;
+        }
       });
+      if (dropped) {
+        // Never a silent gap: the client is told to resume from the last seq it holds.
+        this.settings.onSlowConsumer();
+        this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: resume from your last seq');
+      }
     }
   }
 
@@ -93,6 +111,17 @@ export class JobSocket implements ChannelSocket {
     this.closed = true;
     this.ws = null;
     this.wake();
+  }
+
+  /**
+   * Resolves on the next drain event — or after a short while regardless, so that a drain that
+   * came and went unseen can never stall a catch-up.
+   */
+  private drainedOrTimeout(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wakeOnDrain = resolve;
+      setTimeout(resolve, DRAIN_RECHECK_MS).unref();
+    });
   }
 
   private wake(): void {
