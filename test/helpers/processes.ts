@@ -109,7 +109,15 @@ export async function startService(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const service = new ServiceProcess(options.name ?? kind, child);
-  if (options.waitReady !== false) await service.waitForLog(READY_MESSAGE[kind]);
+  if (options.waitReady !== false) {
+    try {
+      await service.waitForLog(READY_MESSAGE[kind]);
+    } catch (error) {
+      // A service that never became ready must not outlive the test that started it.
+      await service.stop('SIGKILL');
+      throw error;
+    }
+  }
   return service;
 }
 
