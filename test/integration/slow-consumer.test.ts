@@ -35,7 +35,7 @@ describe('a client that reads slower than its job produces', () => {
     return peak - before;
   }
 
-  it('is disconnected past the backpressure limit without growing the gateway, then resumes without loss', async () => {
+  it('is disconnected past the backpressure limit without growing the gateway, then resumes without loss', { timeout: 120_000 }, async () => {
     // Control: the same traffic with only a healthy client (warms the heap up, too).
     const controlJob = await newJob();
     const control = new RecordingClient(`ws://${f.host}/ws/scraping/${controlJob}`);
@@ -73,7 +73,12 @@ describe('a client that reads slower than its job produces', () => {
 
     // It resumes from the last seq it holds and gets exactly the rest.
     const resumed = new RecordingClient(`ws://${f.host}/ws/scraping/${jobId}?last_seq=${lastSeq}`);
-    await resumed.waitForEvent((e) => e.seq === EVENTS);
+    // 26 MB of catch-up to a client in this very test process: allow for a busy machine.
+    await resumed.waitForEvent((e) => e.seq === EVENTS, 45_000).catch(async (error: Error) => {
+      const closed = await Promise.race([resumed.closed, new Promise((r) => setTimeout(() => r('open'), 200))]);
+      const stats = await (await fetch(`http://${f.host}/ws/stats`)).json();
+      throw new Error(`${error.message.slice(0, 80)}… last ${resumed.seqs.at(-1)}; closed ${JSON.stringify(closed)}; stats ${JSON.stringify(stats)}`);
+    });
     expect(resumed.seqs).toEqual(Array.from({ length: EVENTS - lastSeq }, (_, i) => lastSeq + 1 + i));
     healthy.close();
     resumed.close();
