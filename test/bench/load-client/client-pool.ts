@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Histogram } from '../lib/histogram.js';
-import type { ClientCommand, ClientReply, ConnectionSpec, ConnectResult, ProgressResult, StatsResult, WireProtocol } from './messages.js';
+import type { ClientCommand, ClientReply, ConnectionSpec, ConnectResult, PhaseFigures, ProgressResult, StatsResult, WireProtocol } from './messages.js';
 
 const CLIENT_ENTRY = fileURLToPath(new URL('./client-main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -52,22 +52,7 @@ export interface ConnectSummary {
   errors: Record<string, number>;
 }
 
-export interface PhaseStats {
-  connections: number;
-  open: number;
-  unique: number;
-  duplicates: number;
-  reordered: number;
-  lost: number;
-  late: number;
-  lossyConnections: number;
-  stale: number;
-  latency: Histogram;
-  catchUp: Histogram;
-  closes: Record<string, number>;
-  resumes: number;
-  lastReceiptUs: number;
-}
+export type PhaseStats = PhaseFigures<Histogram>;
 
 /**
  * The load clients of a run: several processes (each with its own open-file limit), the

@@ -55,9 +55,8 @@ export interface ProgressResult {
   lastReceiptUs: number;
 }
 
-export interface StatsResult {
-  type: 'stats';
-  id: number;
+/** A phase's delivery figures; H is the histogram as sent between processes or as merged. */
+export interface PhaseFigures<H> {
   connections: number;
   open: number;
   unique: number;
@@ -70,11 +69,16 @@ export interface StatsResult {
   lossyConnections: number;
   /** Events at or below the phase's starting seq (old news, not counted). */
   stale: number;
-  latency: HistogramData;
-  catchUp: HistogramData;
+  latency: H;
+  catchUp: H;
   closes: Record<string, number>;
   resumes: number;
   lastReceiptUs: number;
+}
+
+export interface StatsResult extends PhaseFigures<HistogramData> {
+  type: 'stats';
+  id: number;
 }
 
 export type ClientReply = ConnectResult | ProgressResult | StatsResult | { type: 'ack'; id: number } | { type: 'ready' };
