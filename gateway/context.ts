@@ -6,6 +6,7 @@ import type { Database } from '../shared/db/database.js';
 import type { Logger } from '../shared/logger.js';
 import type { ScrapeJobData } from '../shared/queue.js';
 import type { JobEventLog } from '../shared/redis/job-event-log.js';
+import type { EventSubscriber } from './ws/event-subscriber.js';
 import type { JobChannels } from './ws/job-channels.js';
 
 /** Everything the gateway's handlers use, built once in main.ts and passed down. */
@@ -16,7 +17,7 @@ export interface GatewayContext {
   queue: Queue<ScrapeJobData>;
   /** Commands (reads, health checks); the subscriber connection is separate. */
   redis: Redis;
-  subscriber: Redis;
+  subscriber: EventSubscriber;
   eventLog: JobEventLog;
   channels: JobChannels;
   uws: { native: boolean; binary: string | null };

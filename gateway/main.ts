@@ -12,6 +12,7 @@ import { createApp } from './app.js';
 import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
+import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
 
 const config = loadConfigOrExit('gateway');
@@ -33,7 +34,8 @@ await withRetry('postgres migrations', () => migrateToLatest(db));
 const keys = new RedisKeys(config.keyPrefix);
 // Joins read state and history in bursts (a reconnect storm): one write for all reads of a tick.
 const redis = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:commands`, { enableAutoPipelining: true });
-const subscriber = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:subscriber`);
+const subscriberConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:subscriber`);
+const subscriber = redisEventSubscriber(subscriberConnection);
 const queueConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:queue`);
 const queue = createScrapeQueue(config, queueConnection);
 const eventLog = new JobEventLog(redis, keys, config.history);
@@ -55,7 +57,7 @@ const ctx: GatewayContext = {
 app = createApp(ctx);
 // A SUBSCRIBE queued before the connection's ready check would turn it into a subscriber too
 // early; start fan-out only on ready connections (they reconnect by themselves afterwards).
-await Promise.all([whenReady(redis), whenReady(subscriber)]);
+await Promise.all([whenReady(redis), whenReady(subscriberConnection)]);
 channels.start();
 
 const listenSocket = await listen(app, config.gateway.host, config.gateway.port, config.gateway.listenExclusivePort);
@@ -82,7 +84,7 @@ function shutdown(signal: string): Promise<void> {
     while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
     await Promise.allSettled([queue.close(), db.destroy()]);
     redis.disconnect();
-    subscriber.disconnect();
+    subscriberConnection.disconnect();
     queueConnection.disconnect();
     log.info({ remaining: ctx.state.connections }, 'gateway stopped');
     process.exit(0);

@@ -23,7 +23,7 @@ async function health(ctx: GatewayContext) {
   const [redis, postgres] = await Promise.all([
     check(async () => {
       await ctx.redis.ping();
-      if (ctx.subscriber.status !== 'ready') throw new Error(`subscriber connection is ${ctx.subscriber.status}`);
+      if (!ctx.subscriber.connected) throw new Error(`subscriber connection is ${ctx.subscriber.state}`);
     }),
     check(() => sql`select 1`.execute(ctx.db)),
   ]);
@@ -61,7 +61,7 @@ export function stats(ctx: GatewayContext) {
   return {
     total_connections: state.connections,
     active_jobs: channels.activeJobs,
-    redis_connected: ctx.redis.status === 'ready' && ctx.subscriber.status === 'ready',
+    redis_connected: ctx.redis.status === 'ready' && ctx.subscriber.connected,
     gateway_id: ctx.config.gateway.id,
     redis_channels: channels.redisChannels,
     topics: channels.activeJobs,

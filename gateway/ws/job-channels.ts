@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
 import { CLOSE_CODES } from '../../shared/protocol.js';
 import { epochOfPayload, jobIdOfPayload, seqOfPayload, type JobEventLog } from '../../shared/redis/job-event-log.js';
 import type { RedisKeys } from '../../shared/redis/keys.js';
+import type { EventSubscriber } from './event-subscriber.js';
 
 /** What the channel layer needs of a connected client (a uWS socket in production). */
 export interface ChannelSocket {
@@ -91,7 +91,7 @@ export class JobChannels {
   private generation = 0;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: EventSubscriber,
     private readonly keys: RedisKeys,
     private readonly eventLog: JobEventLog,
     private readonly publish: (topic: string, payload: Buffer) => void,
@@ -101,16 +101,11 @@ export class JobChannels {
   start(): void {
     if (this.started) return;
     this.started = true;
-    // The job id is read from the payload's bytes: no string per event for the channel name.
-    this.subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) => this.onMessage(payload));
-    this.subscriber.on('close', () => {
+    this.subscriber.onMessage((payload) => this.onMessage(payload));
+    this.subscriber.onDisconnect(() => {
       this.generation += 1;
     });
-    let connectedBefore = this.subscriber.status === 'ready';
-    this.subscriber.on('ready', () => {
-      if (connectedBefore) void this.afterReconnect();
-      connectedBefore = true;
-    });
+    this.subscriber.onReconnect(() => void this.afterReconnect());
   }
 
   /** Jobs with at least one local client. */
