@@ -60,7 +60,7 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
       failureThreshold: config.worker.jobFailureThreshold,
       log,
     });
-    const sink = new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history));
+    const sink = new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history), { pipeline: config.emitPipeline });
     const processor = createScrapeProcessor({ db, sink, orchestrator, log, workerId: id });
     // Closed after the worker (closers run last first): its last 'failed' events still get recorded.
     const finalFailures = new FinalFailureHandler({ db, sink, log });

@@ -106,3 +106,47 @@ describe.each(implementations)('JobEventSink contract (%s)', (_name, make) => {
     expect((await events(7)).map((e) => e.message)).toEqual(['good']);
   });
 });
+
+describe('RedisEventSink pipelining', () => {
+  const make = (pipeline: boolean) => {
+    const keys = new RedisKeys(`${t.keyPrefix}${Math.random().toString(36).slice(2)}:`);
+    const replies: string[] = [];
+    const calls: number[] = [];
+    // The first call of a job leaves late, as an EVALSHA re-sent as EVAL after NOSCRIPT does:
+    // the second call overtakes it on the wire.
+    class LateFirstCall extends JobEventLog {
+      override async appendMany(...args: Parameters<JobEventLog['appendMany']>) {
+        calls.push(args[1].length);
+        if (args[3]?.index === 1 && args[3].previous === undefined && replies.length === 0) await new Promise((r) => setTimeout(r, 50));
+        const reply = await super.appendMany(...args);
+        replies.push(reply.kind);
+        return reply;
+      }
+    }
+    const sink = new RedisEventSink(new LateFirstCall(t.redis, keys, { maxEvents: 1000, retentionSeconds: 60 }), { pipeline });
+    const stored = async (jobId: number) => (await t.redis.lrange(keys.jobHistory(jobId), 0, -1)).map((e) => scrapingEventSchema.parse(JSON.parse(e)));
+    return { sink, replies, calls, stored };
+  };
+
+  it("sends a tick's emits in one call and the next tick's without waiting; an overtaking call is refused and re-sent in order", async () => {
+    const { sink, replies, calls, stored } = make(true);
+    const first = [sink.emit(1, draft('a')), sink.emit(1, draft('b')), sink.emit(1, draft('c'))];
+    await new Promise((r) => setImmediate(r));
+    const second = [sink.emit(1, draft('d')), sink.emit(1, draft('e'))];
+    const seqs = (await Promise.all([...first, ...second])).map((e) => e.seq);
+    expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    expect(calls.slice(0, 2)).toEqual([3, 2]);
+    // The second call ran into the order check, then went again after the first.
+    expect(replies).toEqual(['order', 'applied', 'applied']);
+    expect((await stored(1)).map((e) => [e.seq, e.message])).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd'], [5, 'e']]);
+  });
+
+  it('without pipelining sends one emit per call, each after the previous reply', async () => {
+    const { sink, calls, replies, stored } = make(false);
+    const seqs = (await Promise.all(['a', 'b', 'c'].map((m) => sink.emit(2, draft(m))))).map((e) => e.seq);
+    expect(seqs).toEqual([1, 2, 3]);
+    expect(calls).toEqual([1, 1, 1]);
+    expect(replies).toEqual(['applied', 'applied', 'applied']);
+    expect((await stored(2)).map((e) => e.message)).toEqual(['a', 'b', 'c']);
+  });
+});
