@@ -88,42 +88,9 @@ export class JobEventLog {
    * same writer has not run yet.
    */
   async appendMany(jobId: number, events: readonly EventDraft[], seqFloor = 0, writer?: WriterMark): Promise<AppendReply> {
-    const reply = (await this.scripts.emitEvent(...this.emitArgs(jobId, events, seqFloor, writer))) as [number, string, string];
+    const reply = (await this.scripts.emitEvent(...emitScriptArgs(this.keys, this.limits, this.publish, jobId, events, seqFloor, writer))) as [number, string, string];
     if (reply[2] === 'order') return { kind: 'order', done: reply[1] === '' ? null : Number(reply[1]) };
     return { kind: 'applied', lastSeq: Number(reply[0]), epoch: String(reply[1]) };
-  }
-
-  /** The emit script's keys and arguments for a call (the benchmark replays them). */
-  emitArgs(jobId: number, events: readonly EventDraft[], seqFloor = 0, writer?: WriterMark): (string | number)[] {
-    if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) throw new RangeError(`1 to ${MAX_EVENTS_PER_APPEND} events per append`);
-    const args: (string | number)[] = [
-      this.keys.jobState(jobId),
-      this.keys.jobHistory(jobId),
-      this.keys.jobChannel(jobId),
-      jobId,
-      seqFloor,
-      this.limits.maxEvents,
-      this.limits.retentionSeconds,
-      this.publish,
-      writer?.token ?? '',
-      writer?.previous ?? '',
-      writer?.index ?? '',
-    ];
-    for (const event of events) {
-      const { epoch: _reserved, ...metadata } = event.metadata;
-      args.push(
-        event.event_type,
-        event.status,
-        event.progress === null ? '' : event.progress,
-        event.results_count,
-        `"event_type":"${event.event_type}","status":"${event.status}",` +
-          `"progress":${event.progress === null ? 'null' : event.progress},` +
-          `"results_count":${event.results_count},"message":${JSON.stringify(event.message)}`,
-        JSON.stringify(metadata).slice(1, -1),
-        event.timestamp,
-      );
-    }
-    return args;
   }
 
   /** Live state, and with `afterSeq` the history after it, read in one atomic step. */
@@ -141,6 +108,48 @@ export class JobEventLog {
     return { state: jobLiveStateSchema.parse(fields), history };
   }
 }
+
+/** The emit script's keys and arguments for a call of JobEventLog.appendMany (the benchmark replays them). */
+export function emitScriptArgs(
+  keys: RedisKeys,
+  limits: HistoryLimits,
+  publish: PublishMode,
+  jobId: number,
+  events: readonly EventDraft[],
+  seqFloor = 0,
+  writer?: WriterMark,
+): (string | number)[] {
+  if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) throw new RangeError(`1 to ${MAX_EVENTS_PER_APPEND} events per append`);
+  const args: (string | number)[] = [
+    keys.jobState(jobId),
+    keys.jobHistory(jobId),
+    keys.jobChannel(jobId),
+    jobId,
+    seqFloor,
+    limits.maxEvents,
+    limits.retentionSeconds,
+    publish,
+    writer?.token ?? '',
+    writer?.previous ?? '',
+    writer?.index ?? '',
+  ];
+  for (const event of events) {
+    const { epoch: _reserved, ...metadata } = event.metadata;
+    args.push(
+      event.event_type,
+      event.status,
+      event.progress === null ? '' : event.progress,
+      event.results_count,
+      `"event_type":"${event.event_type}","status":"${event.status}",` +
+        `"progress":${event.progress === null ? 'null' : event.progress},` +
+        `"results_count":${event.results_count},"message":${JSON.stringify(event.message)}`,
+      JSON.stringify(metadata).slice(1, -1),
+      event.timestamp,
+    );
+  }
+  return args;
+}
+
 
 const JOB_ID_PREFIX = '{"job_id":';
 const COMMA = 0x2c;
