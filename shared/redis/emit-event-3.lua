@@ -44,9 +44,14 @@ end
 local time = redis.call('TIME')
 local now = tonumber(time[1])
 local fields = {}
-if not epoch then
-  -- No live state: a new job, or Redis lost it. A new epoch tells resuming clients that the
-  -- history they knew is gone; seq continues above the floor so no seq a client saw is reused.
+if not epoch or seq < seqFloor then
+  -- No live state (a new job, or Redis lost it), or a state behind a seq the writer was given
+  -- (a replica promoted without the last writes). A new epoch tells clients that the history
+  -- they knew is gone; seq continues above the floor so no seq a client saw is reused, and the
+  -- history keeps only the new epoch's events.
+  if epoch then
+    redis.call('DEL', historyKey)
+  end
   epoch = time[1] .. string.format('%06d', tonumber(time[2]))
   seq = seqFloor
   fields = { 'job_id', jobId, 'epoch', epoch }

@@ -154,3 +154,26 @@ describe('JobEventLog emit script: several events a call, expiry when due, order
     expect(history).toEqual(['first', 'second', 'other']);
   });
 });
+
+describe('JobEventLog after a failover that lost the tail', () => {
+  let t: TestRedis;
+  beforeAll(async () => {
+    t = await createTestRedis();
+  });
+  afterAll(() => t.cleanup());
+
+  it('starts a new epoch above the floor when the live state is behind a seq the writer was given', async () => {
+    const keys = new RedisKeys(t.keyPrefix);
+    const log = new JobEventLog(t.redis, keys, { maxEvents: 50, retentionSeconds: 60 });
+    const first = await log.append(1, draft());
+    await log.append(1, draft());
+    // The replica that took over had seq 2; the writer had been given 5.
+    const after = await log.append(1, draft(), 5);
+    expect(after.seq).toBe(6);
+    expect(after.epoch).not.toBe(first.epoch);
+    expect((await t.redis.lrange(keys.jobHistory(1), 0, -1)).map(seqOfPayload)).toEqual([6]);
+    expect((await log.read(1, 2)).history).toBe('gap');
+    // A floor at or below the state changes nothing.
+    expect(await log.append(1, draft(), 6)).toEqual({ seq: 7, epoch: after.epoch });
+  });
+});
