@@ -77,20 +77,28 @@ export class RedisTestCluster {
 
   /** Masters and their replicas as the cluster sees them now: port → its replicas' ports. */
   async topology(): Promise<{ master: number; replicas: number[]; slots: [number, number][] }[]> {
-    const admin = new Redis(this.alivePorts()[0]!, '127.0.0.1', { lazyConnect: true });
-    try {
-      await admin.connect();
-      const slots = (await admin.call('CLUSTER', 'SLOTS')) as [number, number, [string, number], ...[string, number][]][];
-      const byMaster = new Map<number, { master: number; replicas: number[]; slots: [number, number][] }>();
-      for (const [from, to, master, ...replicas] of slots) {
-        const entry = byMaster.get(master[1]) ?? { master: master[1], replicas: replicas.map((r) => r[1]), slots: [] };
-        entry.slots.push([from, to]);
-        byMaster.set(master[1], entry);
+    let lastError: unknown;
+    // Any live node answers for the whole cluster; one that is going away may not.
+    for (const port of this.alivePorts()) {
+      const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      admin.on('error', () => undefined);
+      try {
+        await admin.connect();
+        const slots = (await admin.call('CLUSTER', 'SLOTS')) as [number, number, [string, number], ...[string, number][]][];
+        const byMaster = new Map<number, { master: number; replicas: number[]; slots: [number, number][] }>();
+        for (const [from, to, master, ...replicas] of slots) {
+          const entry = byMaster.get(master[1]) ?? { master: master[1], replicas: replicas.map((r) => r[1]), slots: [] };
+          entry.slots.push([from, to]);
+          byMaster.set(master[1], entry);
+        }
+        return [...byMaster.values()].sort((a, b) => a.master - b.master);
+      } catch (error) {
+        lastError = error;
+      } finally {
+        admin.disconnect();
       }
-      return [...byMaster.values()].sort((a, b) => a.master - b.master);
-    } finally {
-      admin.disconnect();
     }
+    throw lastError ?? new Error('no live node');
   }
 
   /** The master serving a key (or channel) now, and its replicas. */
@@ -103,6 +111,7 @@ export class RedisTestCluster {
 
   /** Graceful failover: the replica takes over from its master, which becomes its replica. */
   async failover(replicaPort: number): Promise<void> {
+    if (!this.alivePorts().includes(replicaPort)) throw new Error(`${replicaPort} is not a live node of this cluster`);
     const replica = new Redis(replicaPort, '127.0.0.1');
     try {
       await replica.call('CLUSTER', 'FAILOVER');
