@@ -76,10 +76,10 @@ export class RedisTestCluster {
   }
 
   /** Masters and their replicas as the cluster sees them now: port → its replicas' ports. */
-  async topology(): Promise<{ master: number; replicas: number[]; slots: [number, number][] }[]> {
+  async topology(askPorts = this.alivePorts()): Promise<{ master: number; replicas: number[]; slots: [number, number][] }[]> {
     let lastError: unknown;
     // Any live node answers for the whole cluster; one that is going away may not.
-    for (const port of this.alivePorts()) {
+    for (const port of askPorts) {
       const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       admin.on('error', () => undefined);
       try {
@@ -188,7 +188,12 @@ export class RedisTestCluster {
           node.disconnect();
         }
       }
-      if (healthy && (await this.topology()).length === masters) return;
+      // Every node knows every master and its replicas (gossip has settled).
+      for (const port of healthy ? this.alivePorts() : []) {
+        const shards = await this.topology([port]);
+        if (shards.length !== masters || shards.some((shard) => shard.replicas.length !== replicas)) healthy = false;
+      }
+      if (healthy) return;
       if (Date.now() > deadline) throw new Error('the test cluster did not become healthy');
       await new Promise((r) => setTimeout(r, 100));
     }
