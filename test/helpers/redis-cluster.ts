@@ -128,7 +128,13 @@ export class RedisTestCluster {
     node.child = null;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
+    child.kill('SIGCONT');
     await exited;
+  }
+
+  /** SIGSTOP / SIGCONT of one node: frozen, it neither replicates nor answers, nor reconnects. */
+  freeze(port: number, frozen: boolean): void {
+    this.nodes.find((n) => n.port === port)?.child?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
   }
 
   /** Waits until the master of `key` is `notPort` no more and the cluster serves the key again. */
