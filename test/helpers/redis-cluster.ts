@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,7 +35,7 @@ export class RedisTestCluster {
     while (ports.length < masters * (1 + replicas)) {
       const port = await freePort();
       // Redis uses port + 10000 for the cluster bus: keep both free and distinct.
-      if (port < 55_000 && !ports.includes(port)) ports.push(port);
+      if (port < 55_000 && !ports.some((p) => Math.abs(p - port) === 10_000 || p === port) && (await canListen(port + 10_000))) ports.push(port);
     }
     const cluster = new RedisTestCluster(ports.map((port) => ({ port, child: null })), dir);
     try {
@@ -209,6 +210,14 @@ export class RedisTestCluster {
     await Promise.all(this.nodes.map((n) => this.kill(n.port)));
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
