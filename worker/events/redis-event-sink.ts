@@ -3,6 +3,9 @@ import { eventDraftSchema, type EventDraft } from '../../shared/events.js';
 import { MAX_EVENTS_PER_APPEND, type AppendReply, type JobEventLog } from '../../shared/redis/job-event-log.js';
 import type { EmittedEvent, JobEventSink, StreamHead } from './job-event-sink.js';
 
+/** Re-sends of a call that did not run (refused out of order, or NOSCRIPT twice) before it fails. */
+const MAX_RESENDS = 5;
+
 interface Waiting {
   draft: EventDraft;
   resolve(event: EmittedEvent): void;
@@ -98,18 +101,26 @@ export class RedisEventSink implements JobEventSink {
     const index = ++job.lastIndex;
     const earlier = job.tail;
     const drafts = batch.map((w) => w.draft);
-    const call = (previous: number | undefined): Promise<AppendReply> =>
-      this.log.appendMany(jobId, drafts, job.highestSeq, { token: job.token, index, previous });
+    const call = async (previous: number | undefined): Promise<AppendReply> => {
+      try {
+        return await this.log.appendMany(jobId, drafts, job.highestSeq, { token: job.token, index, previous });
+      } catch (error) {
+        // NOSCRIPT after ioredis' own re-send (the cache was flushed again meanwhile): the call
+        // did not run, like a refused one.
+        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return { kind: 'order', done: null };
+        throw error;
+      }
+    };
     const settled = (async () => {
       if (!pipelined) await earlier;
       let reply = await call(pipelined && index > 1 ? index - 1 : undefined);
-      if (reply.kind === 'order') {
+      for (let attempt = 0; reply.kind === 'order' && attempt < MAX_RESENDS; attempt++) {
         // An earlier call of ours has not run yet: once every earlier call has settled, whatever
         // ran has run, and this one may go.
         await earlier;
         reply = await call(undefined);
       }
-      if (reply.kind !== 'applied') throw new Error(`emit for job ${jobId} refused out of order`);
+      if (reply.kind !== 'applied') throw new Error(`emit for job ${jobId} not applied after ${MAX_RESENDS} re-sends`);
       return reply;
     })();
     job.tail = settled.then(
