@@ -31,7 +31,7 @@ export interface JobStreamEvents {
   /** The job's state: on first connect, and with `resync` when the stream had to restart (refetch whatever you derived). */
   snapshot: (snapshot: ScrapingEvent, info: { resync: boolean }) => void;
   status: (status: StreamStatus, detail: StatusDetail) => void;
-  /** The job ended: its job_completed / job_failed event, or a snapshot of a job that had already ended. */
+  /** The job ended: its job_completed / job_failed event (a gateway sends it right after the snapshot of a job that had already ended). */
   end: (event: ScrapingEvent) => void;
   error: (error: JobStreamError) => void;
 }
@@ -84,6 +84,8 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
   private lastFrameAt = 0;
   private lastSocketError: string | undefined;
   private endEvent: ScrapingEvent | null = null;
+  /** The snapshot of an ended job, until the terminal event that follows it arrives. */
+  private endedSnapshot: ScrapingEvent | null = null;
   private closing: Promise<void> | null = null;
   private duplicates = 0;
   private readonly settled: Promise<ScrapingEvent | null>;
@@ -215,6 +217,14 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
       if (isTerminal(event)) this.finish(event);
       return;
     }
+    if (this.endedSnapshot && event.seq === this.endedSnapshot.seq && isTerminal(event)) {
+      // The terminal event the gateway sends after the snapshot of an ended job: the event at the
+      // snapshot's seq, which the snapshot summarised, delivered so that the job ends on it.
+      this.endedSnapshot = null;
+      this.emit('event', event);
+      this.finish(event);
+      return;
+    }
     if (this.seq !== null && event.seq <= this.seq) {
       this.duplicates += 1;
       return;
@@ -241,7 +251,9 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
       if (resync || epoch !== null) this.currentEpoch = epoch;
     }
     this.emit('snapshot', snapshot, { resync });
-    if (ENDED_STATUSES.has(snapshot.status)) this.finish(snapshot);
+    // The job's terminal event follows at once; finish on it (or on this snapshot should the
+    // connection end before it comes).
+    if (ENDED_STATUSES.has(snapshot.status) && !this.endEvent) this.endedSnapshot = snapshot;
   }
 
   private finish(event: ScrapingEvent): void {
@@ -255,6 +267,10 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
     this.socket = null;
     this.stopTimers();
     if (this.closing) return;
+    if (this.endedSnapshot) {
+      this.finish(this.endedSnapshot);
+      if (this.closing) return;
+    }
     if (!shouldReconnect(code)) {
       if (!this.endEvent) {
         this.emit('error', new JobStreamError('REFUSED', `the gateway closed the stream with ${code}${reason ? ` (${reason})` : ''}`, { closeCode: code }));

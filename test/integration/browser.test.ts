@@ -164,6 +164,25 @@ describe('in headless Chromium', () => {
     await page.close();
   });
 
+  it("the original document's JavaScript client ends at once on a job that has already finished", async () => {
+    const done = await database.db.selectFrom('scraping_jobs').select(['id', 'items_scraped']).where('status', '=', 'completed').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    const page = await newPage();
+    const started = Date.now();
+    await page.setContent(SEED_PAGE(done.id, port));
+    await page.waitForFunction(
+      () => (window as unknown as { events: { args: unknown[] }[] }).events.some((e) => e.args[0] === 'WebSocket closed'),
+      undefined,
+      { timeout: 5_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const events = await page.evaluate(() => (window as unknown as { events: { kind: string; args: unknown[] }[] }).events);
+    const logs = events.filter((e) => e.kind === 'log').map((e) => e.args.join(' '));
+    expect(logs.filter((l) => l.startsWith('['))).toEqual([`[job_progress] Connected to job ${done.id}`, expect.stringMatching(/^\[job_completed\] Job completed: /)]);
+    expect(logs.slice(-2)).toEqual(['Job finished successfully!', 'WebSocket closed']);
+    expect(events.filter((e) => e.kind === 'results').at(-1)!.args).toEqual([done.items_scraped]);
+    await page.close();
+  });
+
   it('the dashboard at / enqueues a search through its form and shows it reaching 100 %', async () => {
     const page = await newPage();
     await page.goto(`http://127.0.0.1:${port}/`);

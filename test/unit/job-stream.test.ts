@@ -302,11 +302,22 @@ describe('JobStream (against a scripted WebSocket server)', () => {
     expect(seen.errors.map((e) => [e.code, e.message])).toEqual([['REFUSED', 'could not open a WebSocket: SecurityError: insecure WebSocket from a secure page']]);
   });
 
-  it('closes itself once the job has ended, and ends at once on a snapshot of a finished job', async () => {
-    const { stream } = track(watch(gateway));
-    (await gateway.connection(0)).send(snapshot(12, {}, { status: 'completed', progress: 100 }));
-    expect(await stream.finished()).toMatchObject({ seq: 12, status: 'completed' });
+  it('ends a finished job on the terminal event that follows its snapshot, at the same seq, and closes itself', async () => {
+    const { stream, seen } = track(watch(gateway));
+    const completed = event(12, { event_type: 'job_completed', status: 'completed', progress: 100 });
+    (await gateway.connection(0)).send(snapshot(12, {}, { status: 'completed', progress: 100 }), completed);
+    expect(await stream.finished()).toEqual(completed);
+    expect(seen.events.map((e) => e.seq)).toEqual([12]);
+    expect(stream.duplicatesDropped).toBe(0);
     expect(stream.status).toBe('closed');
+  });
+
+  it('ends on the snapshot of a finished job when the connection closes before its terminal event', async () => {
+    const { stream } = track(watch(gateway));
+    const connection = await gateway.connection(0);
+    connection.send(snapshot(12, {}, { status: 'failed', progress: 40 }));
+    connection.socket.close(1000);
+    expect(await stream.finished()).toMatchObject({ seq: 12, status: 'failed', metadata: { snapshot: true } });
   });
 });
 
