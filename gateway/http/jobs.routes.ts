@@ -1,4 +1,4 @@
-import { createJobRequestSchema, fieldErrors, jobIdFromPath, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
+import { createJobRequestSchema, fieldErrors, isJsonContentType, jobIdFromPath, REQUEST_PARSE_OPTIONS, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
 import { deleteJob, findJob, insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { enqueueScrape } from '../../shared/queue.js';
@@ -50,8 +50,8 @@ async function createJob(ctx: GatewayContext, r: Reply, request: CreateJobReques
     if (error instanceof RequestAbortedError) return;
     throw error;
   }
-  if (!/^application\/json\b/i.test(request.contentType)) {
-    sendError(r, 400, 'UNSUPPORTED_MEDIA_TYPE', 'send the job as JSON with Content-Type: application/json');
+  if (!isJsonContentType(request.contentType)) {
+    sendError(r, 415, 'UNSUPPORTED_MEDIA_TYPE', `send the job as JSON with Content-Type: application/json${request.contentType ? `, not ${request.contentType}` : ''}`);
     return;
   }
   let json: unknown;
@@ -61,7 +61,7 @@ async function createJob(ctx: GatewayContext, r: Reply, request: CreateJobReques
     sendError(r, 400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message}`);
     return;
   }
-  const parsed = createJobRequestSchema.safeParse(json);
+  const parsed = createJobRequestSchema.safeParse(json, REQUEST_PARSE_OPTIONS);
   if (!parsed.success) {
     sendError(r, 400, 'VALIDATION_FAILED', 'the job request is invalid', { fields: fieldErrors(parsed.error) });
     return;

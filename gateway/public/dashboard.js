@@ -122,8 +122,14 @@ function clearErrors() {
   for (const el of searchForm.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
 }
 
+/** Defaults a month ahead; the pickers offer only what the gateway accepts (today to 730 days ahead). */
 function setDefaultDates() {
   const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  for (const id of ['depart', 'return']) {
+    const input = document.getElementById(id);
+    input.min = day(0);
+    input.max = day(730);
+  }
   document.getElementById('depart').value ||= day(30);
   document.getElementById('return').value ||= day(37);
 }

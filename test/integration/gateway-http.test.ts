@@ -8,7 +8,9 @@ import { httpJson } from '../helpers/ws-client.js';
 /** n distinct made-up airport codes starting with a letter. */
 const airports = (letter: string, n: number) => Array.from({ length: n }, (_, i) => `${letter}${String.fromCharCode(65 + i)}X`);
 
-const valid = { origins: ['MUC'], destinations: ['BCN', 'lis'], date_ranges: [['2027-03-01', '2027-03-08']] };
+/** A date `days` from today (UTC), as YYYY-MM-DD. */
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+const valid = { origins: ['MUC'], destinations: ['BCN', 'lis'], date_ranges: [[inDays(60), inDays(67)]] };
 
 describe('gateway HTTP API', () => {
   let database: TestDatabase;
@@ -55,9 +57,9 @@ describe('gateway HTTP API', () => {
     ['missing field', JSON.stringify({ origins: ['MUC'], date_ranges: valid.date_ranges }), 'destinations'],
     ['wrong type', JSON.stringify({ ...valid, origins: 'MUC' }), 'origins'],
     ['bad IATA code', JSON.stringify({ ...valid, origins: ['MU1'] }), 'IATA'],
-    ['reversed dates', JSON.stringify({ ...valid, date_ranges: [['2027-03-08', '2027-03-01']] }), 'before the departure'],
+    ['reversed dates', JSON.stringify({ ...valid, date_ranges: [[inDays(67), inDays(60)]] }), 'before the departure'],
     ['impossible date', JSON.stringify({ ...valid, date_ranges: [['2027-02-30', '2027-03-01']] }), 'YYYY-MM-DD'],
-    ['too many routes', JSON.stringify({ ...valid, origins: airports('A', 10), destinations: airports('B', 10), date_ranges: [['2027-03-01', '2027-03-08'], ['2027-04-01', '2027-04-08']] }), 'too many routes'],
+    ['too many routes', JSON.stringify({ ...valid, origins: airports('A', 10), destinations: airports('B', 10), date_ranges: [[inDays(60), inDays(67)], [inDays(90), inDays(97)]] }), 'too many searches'],
     ['unknown scraper', JSON.stringify({ ...valid, scrapers: ['sim-nope'] }), 'sim-ryanair'],
     ['unknown field', JSON.stringify({ ...valid, priority: 1 }), 'priority'],
     ['non-JSON', '{"origins": [', 'not valid JSON'],
@@ -73,10 +75,45 @@ describe('gateway HTTP API', () => {
     expect(await counts()).toEqual(before);
   });
 
-  it('refuses a body that is not declared as JSON', async () => {
-    const res = await post(JSON.stringify(valid), 'text/plain');
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  it('refuses a body that is not declared as exactly application/json: 415', async () => {
+    for (const type of ['text/plain', 'application/json-patch+json', 'application/jsonx', '']) {
+      const res = await post(JSON.stringify(valid), type);
+      expect(res.status, type).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    }
+    expect((await post(JSON.stringify(valid), 'application/json; charset=utf-8')).status).toBe(202);
+    expect((await post(JSON.stringify(valid), 'Application/JSON')).status).toBe(202);
+  });
+
+  /** The field errors of a body, or the status when it was accepted. */
+  const fieldsOf = async (body: unknown) => {
+    const res = await post(JSON.stringify(body));
+    return res.status === 400 ? res.body.error.fields : res.status;
+  };
+
+  it('refuses a departure in the past or beyond 730 days ahead, field by field', async () => {
+    expect(await fieldsOf({ ...valid, date_ranges: [['2024-01-10', '2024-01-17']] })).toEqual({
+      'date_ranges.0': [expect.stringMatching(/^departure date 2024-01-10 is in the past \(today is \d{4}-\d\d-\d\d\)$/)],
+    });
+    expect(await fieldsOf({ ...valid, date_ranges: [['1970-01-01', '9999-12-31']] })).toEqual({
+      'date_ranges.0': [expect.stringContaining('is in the past'), expect.stringContaining('return date 9999-12-31 is more than 730 days ahead')],
+    });
+    expect(await fieldsOf({ ...valid, date_ranges: [[inDays(800), inDays(807)]] })).toEqual({
+      'date_ranges.0': [expect.stringContaining(`departure date ${inDays(800)} is more than 730 days ahead`)],
+    });
+    expect(await fieldsOf({ ...valid, date_ranges: [[inDays(0), inDays(0)], [inDays(720), inDays(725)]] })).toBe(202);
+  });
+
+  it('takes airport codes of ASCII letters only: no Unicode case folding', async () => {
+    expect(await fieldsOf({ ...valid, origins: ['ıst'] })).toEqual({ 'origins.0': ['must be a 3-letter IATA airport code, e.g. "MUC"'] });
+    expect(await fieldsOf({ ...valid, origins: ['Ｍuc'] })).toEqual({ 'origins.0': ['must be a 3-letter IATA airport code, e.g. "MUC"'] });
+    expect(await fieldsOf({ ...valid, origins: [' ist '] })).toBe(202);
+  });
+
+  it('names a missing field "required" and counts the scrapers in the task limit', async () => {
+    expect(await fieldsOf({ origins: ['MUC'] })).toEqual({ destinations: ['required'], date_ranges: ['required'] });
+    const tooMany = { ...valid, origins: airports('A', 10), destinations: airports('B', 10), date_ranges: [[inDays(60), inDays(67)], [inDays(90), inDays(97)]] };
+    expect(await fieldsOf(tooMany)).toEqual({ origins: ['too many searches: 100 routes × 2 date ranges × 4 scrapers is 800 tasks, at most 400'] });
   });
 
   it('reports a job through the polling fallback; 404 when unknown, 400 for a non-integer id', async () => {
