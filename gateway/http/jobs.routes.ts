@@ -44,7 +44,7 @@ async function createJob(ctx: GatewayContext, r: Reply, request: CreateJobReques
     raw = await readBody(r, ctx.config.gateway.maxBodyBytes, request.contentLength);
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
-      sendError(r, 400, error.code, error.message, { closeConnection: true });
+      sendError(r, 413, 'BODY_TOO_LARGE', error.message, { closeConnection: true });
       return;
     }
     if (error instanceof RequestAbortedError) return;

@@ -10,6 +10,8 @@ const PAGES: { path: string; file: string; type: string }[] = [
   { path: '/job-view.js', file: 'job-view.js', type: 'text/javascript; charset=utf-8' },
 ];
 
+export const STATIC_PATHS: readonly string[] = PAGES.map((p) => p.path);
+
 export function registerStaticRoutes(app: TemplatedApp): void {
   for (const page of PAGES) {
     let body: Buffer;

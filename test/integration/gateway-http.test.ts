@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { RedisKeys } from '../../shared/redis/keys.js';
 import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
 import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
@@ -63,7 +64,6 @@ describe('gateway HTTP API', () => {
     ['unknown scraper', JSON.stringify({ ...valid, scrapers: ['sim-nope'] }), 'sim-ryanair'],
     ['unknown field', JSON.stringify({ ...valid, priority: 1 }), 'priority'],
     ['non-JSON', '{"origins": [', 'not valid JSON'],
-    ['oversized', JSON.stringify({ ...valid, padding: 'x'.repeat(5000) }), 'larger than 4096 bytes'],
   ];
 
   it.each(badBodies)('refuses a body with %s: 400 naming the problem, nothing written', async (_name, body, problem) => {
@@ -83,6 +83,47 @@ describe('gateway HTTP API', () => {
     }
     expect((await post(JSON.stringify(valid), 'application/json; charset=utf-8')).status).toBe(202);
     expect((await post(JSON.stringify(valid), 'Application/JSON')).status).toBe(202);
+  });
+
+  it('refuses a body over MAX_BODY_BYTES with 413 BODY_TOO_LARGE, nothing written', async () => {
+    const before = await counts();
+    const res = await post(JSON.stringify({ ...valid, padding: 'x'.repeat(5000) }));
+    expect(res).toMatchObject({ status: 413, body: { error: { code: 'BODY_TOO_LARGE', message: 'request body is larger than 4096 bytes' } } });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('answers a known path asked with the wrong method 405 with Allow, an unknown one 404', async () => {
+    for (const [method, path, allow] of [
+      ['GET', '/api/jobs', 'POST'],
+      ['DELETE', '/api/jobs', 'POST'],
+      ['POST', '/health', 'GET'],
+      ['PUT', '/ws/scraping/1/status', 'GET'],
+      ['POST', '/', 'GET'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { method });
+      expect([method, path, res.status, res.headers.get('allow')]).toEqual([method, path, 405, allow]);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
+    }
+    expect((await httpJson(`${base}/api/nope`)).body.error.code).toBe('NOT_FOUND');
+    const plain = await httpJson(`${base}/ws/scraping/1`);
+    expect(plain).toMatchObject({ status: 426, body: { error: { code: 'UPGRADE_REQUIRED' } } });
+  });
+
+  it('names a bad job id BAD_JOB_ID on the status endpoint and the WebSocket upgrade alike', async () => {
+    const refusedUpgrade = (path: string) =>
+      new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+        const ws = new WebSocket(`${base.replace('http', 'ws')}${path}`);
+        ws.once('unexpected-response', (_req, res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) }));
+        });
+        ws.once('open', () => reject(new Error('upgrade accepted')));
+        ws.once('error', () => undefined);
+      });
+    const status = await httpJson(`${base}/ws/scraping/12abc/status`);
+    expect(status).toMatchObject({ status: 400, body: { error: { code: 'BAD_JOB_ID', message: 'job id must be a positive integer, got "12abc"' } } });
+    expect(await refusedUpgrade('/ws/scraping/12abc')).toEqual(status);
+    expect(await refusedUpgrade('/ws/scraping/1?last_seq=x')).toMatchObject({ status: 400, body: { error: { code: 'BAD_RESUME_POINT' } } });
   });
 
   /** The field errors of a body, or the status when it was accepted. */
