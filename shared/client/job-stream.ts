@@ -47,6 +47,12 @@ export interface JobStreamOptions {
   keepaliveMs?: number;
   /** Reconnect attempts in a row (without a frame in between) before giving up; default: never give up. */
   maxRetries?: number;
+  /**
+   * Attempts after the very first connection failed to open, before giving up with UNREACHABLE
+   * (a wrong URL or a gateway that is not running, said in seconds); default: unset, maxRetries
+   * applies. The patient reconnects of maxRetries are for connections that were up before.
+   */
+  firstConnectRetries?: number;
   /** Start after a seq already held (e.g. restored from storage) instead of from a snapshot. */
   resumeFrom?: ResumePoint;
   /** Close once the job has ended (default true). */
@@ -79,6 +85,7 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
   private seq: number | null;
   private currentEpoch: string | null;
   private failedAttempts = 0;
+  private everOpened = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   private lastFrameAt = 0;
@@ -166,6 +173,7 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
     // connection can never interleave with the new one.
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      this.everOpened = true;
       this.lastFrameAt = Date.now();
       this.startKeepalive(socket);
       this.setStatus('open', {});
@@ -292,6 +300,13 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
 
   private scheduleReconnect(detail: StatusDetail): void {
     const maxRetries = this.options.maxRetries ?? Number.POSITIVE_INFINITY;
+    const firstRetries = this.options.firstConnectRetries;
+    if (firstRetries !== undefined && !this.everOpened && this.failedAttempts >= firstRetries) {
+      const why = detail.reason ? ` (${detail.reason})` : '';
+      this.emit('error', new JobStreamError('UNREACHABLE', `no connection could be opened to ${this.options.baseUrl}${why}`, { closeCode: detail.code }));
+      this.terminate(detail);
+      return;
+    }
     if (this.failedAttempts >= maxRetries) {
       this.emit('error', new JobStreamError('GAVE_UP', `gave up after ${this.failedAttempts} reconnect attempts`, { closeCode: detail.code }));
       this.terminate(detail);

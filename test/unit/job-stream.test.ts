@@ -353,6 +353,36 @@ describe('reconnect backoff', () => {
     expect(waits).toEqual([7, 15, 31, 49, 49, 49]);
     expect(errors).toEqual(['GAVE_UP']);
   });
+
+  it('with firstConnectRetries, a first connection that never opens gives up early with UNREACHABLE', async () => {
+    const gateway = await FakeGateway.start();
+    const url = gateway.url;
+    await gateway.close();
+    const stream = new JobStream({ baseUrl: url, jobId: JOB, WebSocket, backoff: { baseMs: 8, maxMs: 50 }, maxRetries: 6, firstConnectRetries: 2, keepaliveMs: 0 });
+    const waits: number[] = [];
+    const errors: string[] = [];
+    stream.on('status', (status, detail) => status === 'reconnecting' && waits.push(detail.delayMs!));
+    stream.on('error', (e) => errors.push(e.code));
+    expect(await stream.start().finished()).toBeNull();
+    expect(waits).toHaveLength(2);
+    expect(errors).toEqual(['UNREACHABLE']);
+  });
+
+  it('with firstConnectRetries, a connection that was up before keeps the patient reconnects', async () => {
+    const gateway = await FakeGateway.start();
+    const stream = new JobStream({ baseUrl: gateway.url, jobId: JOB, WebSocket, backoff: { baseMs: 8, maxMs: 20 }, maxRetries: 5, firstConnectRetries: 1, keepaliveMs: 0 });
+    const errors: string[] = [];
+    let reconnects = 0;
+    stream.on('status', (status) => status === 'reconnecting' && reconnects++);
+    stream.on('error', (e) => errors.push(e.code));
+    stream.start();
+    (await gateway.connection(0)).send(snapshot(3));
+    await expect.poll(() => stream.lastSeq).toBe(3);
+    await gateway.close(); // the gateway goes away for good
+    expect(await stream.finished()).toBeNull();
+    expect(reconnects).toBe(5);
+    expect(errors).toEqual(['GAVE_UP']);
+  });
 });
 
 describe('streamUrl', () => {
