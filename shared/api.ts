@@ -148,6 +148,11 @@ export const jobStatusResponseSchema = z.object({
   is_failed: z.boolean(),
   progress: z.number(),
   last_seq: z.number().int().nonnegative(),
+  // A job no worker has taken yet (status pending): since when, for how long, where in the queue; null otherwise.
+  queued_since: z.string().nullable(),
+  queued_seconds: z.number().nullable(),
+  queue_position: z.number().int().positive().nullable(),
+  queue_length: z.number().int().positive().nullable(),
 });
 export type JobStatusResponse = z.infer<typeof jobStatusResponseSchema>;
 

@@ -3,6 +3,7 @@ import { deleteJob, findJob, insertPendingJob } from '../../shared/db/jobs.repos
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { enqueueScrape } from '../../shared/queue.js';
 import type { GatewayContext } from '../context.js';
+import { queuedInfo, type QueuedInfo } from '../queued-job.js';
 import type { TemplatedApp } from '../uws.js';
 import { BodyTooLargeError, readBody, RequestAbortedError } from './read-body.js';
 import { reply, sendError, sendJson, sendUnavailable, type Reply } from './responses.js';
@@ -93,12 +94,16 @@ async function jobStatus(ctx: GatewayContext, r: Reply, id: number): Promise<voi
     sendError(r, 404, 'JOB_NOT_FOUND', `Job ${id} not found`);
     return;
   }
-  sendJson(r, 200, toStatusResponse(job));
+  sendJson(r, 200, toStatusResponse(job, await queuedInfo(ctx, job)));
 }
 
-function toStatusResponse(job: ScrapingJob): JobStatusResponse {
+function toStatusResponse(job: ScrapingJob, queued: QueuedInfo | null): JobStatusResponse {
   const end = job.completed_at ?? (job.status === 'running' ? new Date() : null);
   return {
+    queued_since: queued?.queued_since ?? null,
+    queued_seconds: queued ? Math.round((Date.now() - job.created_at.getTime()) / 1000) : null,
+    queue_position: queued?.queue_position ?? null,
+    queue_length: queued?.queue_length ?? null,
     job_id: job.id,
     job_type: job.job_type,
     source: job.source,

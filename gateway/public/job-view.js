@@ -32,6 +32,7 @@ export class JobView {
 
   /** Clears everything for a newly watched job. */
   reset(jobId) {
+    this.stopQueued();
     this.rows = new Map();
     this.ended = false;
     this.shownPercent = null;
@@ -54,9 +55,11 @@ export class JobView {
     if (resync) this.note('Earlier events are no longer available; showing the job as it is now.');
     this.apply(snapshot);
     this.log(snapshot, 'snapshot');
+    this.showQueued(snapshot);
   }
 
   event(event) {
+    this.stopQueued();
     this.apply(event);
     const task = TASK_STATES[event.event_type];
     if (task) this.updateTask(event, task);
@@ -95,6 +98,28 @@ export class JobView {
     if (typeof m.tasks_total === 'number' && Number.isFinite(done)) this.el.tasksDone.textContent = `${done} of ${m.tasks_total}`;
     if (typeof m.successful_scrapers === 'number') this.el.tasksOk.textContent = String(m.successful_scrapers);
     if (typeof m.failed_scrapers === 'number') this.el.tasksFailed.textContent = String(m.failed_scrapers);
+  }
+
+  /** A job no worker has taken yet says so, and for how long, until its first event. */
+  showQueued(snapshot) {
+    this.stopQueued();
+    const m = snapshot.metadata;
+    if (m.queued !== true || snapshot.status !== 'pending') return;
+    const since = Date.parse(m.queued_since);
+    const place = typeof m.queue_position === 'number' ? `, number ${m.queue_position} of ${m.queue_length} in line` : '';
+    const render = () => {
+      const seconds = Math.max(0, Math.round((Date.now() - since) / 1000));
+      this.el.message.textContent = `Waiting in the queue for ${seconds} s${place}: no worker has taken this job yet.`;
+    };
+    this.el.status.textContent = 'queued';
+    this.el.status.dataset.status = 'pending';
+    render();
+    this.queuedTimer = setInterval(render, 1000);
+  }
+
+  stopQueued() {
+    clearInterval(this.queuedTimer);
+    this.queuedTimer = undefined;
   }
 
   setStatus(status) {

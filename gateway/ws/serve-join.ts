@@ -5,6 +5,7 @@ import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import type { ScrapingEvent } from '../../shared/events.js';
 import { CLOSE_CODES, FLIGHT_JOB } from '../../shared/protocol.js';
 import { seqOfPayload, type JobEventLog, type JobLiveState, type JobRead } from '../../shared/redis/job-event-log.js';
+import { queuedInfo, type QueuedInfo, type QueueSources } from '../queued-job.js';
 import type { InitialServe } from './job-channels.js';
 
 /** Where a client resumes: the last seq it holds and, if it knows it, the stream's epoch. */
@@ -18,13 +19,16 @@ export interface JoinSources {
   db: Kysely<Database>;
 }
 
+/** With the queue, a pending job's snapshot says where it waits. */
+type Sources = JoinSources & Partial<QueueSources>;
+
 /**
  * What a client joining a job gets before it goes live. Without a resume point: a snapshot of the
  * job (the seed's "Connected to job N"). With one: the events after it from history, or — when the
  * history no longer holds them or the stream's epoch changed — a snapshot marked resync. Live state
  * comes from Redis; a job Redis no longer knows (old, or Redis lost it) is served from Postgres.
  */
-export async function serveJoin(sources: JoinSources, jobId: number, resume: ResumePoint | null): Promise<InitialServe> {
+export async function serveJoin(sources: Sources, jobId: number, resume: ResumePoint | null): Promise<InitialServe> {
   const read = await sources.eventLog.read(jobId, resume?.lastSeq);
   if (read.state) return withEnd(sources, serveFromStream(jobId, read.state, read.history, resume), read.state);
 
@@ -37,7 +41,9 @@ export async function serveJoin(sources: JoinSources, jobId: number, resume: Res
   if (again.state) return withEnd(sources, serveFromStream(jobId, again.state, again.history, resume), again.state);
   // Redis holds no stream: either no event yet (a pending job) or the stream is gone.
   const resync = resume !== null && !(row.last_seq === 0 && resume.lastSeq === 0);
-  const frames = [JSON.stringify(snapshotOfRow(row, resync))];
+  const { redis, queue } = sources;
+  const queued = redis && queue ? await queuedInfo({ redis, queue }, row) : null;
+  const frames = [JSON.stringify(snapshotOfRow(row, resync, queued))];
   if (ENDED.has(row.status)) frames.push(JSON.stringify(endEventOfRow(row)));
   return { frames, servedSeq: row.last_seq };
 }
@@ -111,7 +117,7 @@ export function snapshotOfState(state: JobLiveState, resync = false): ScrapingEv
   };
 }
 
-export function snapshotOfRow(row: ScrapingJob, resync = false): ScrapingEvent {
+export function snapshotOfRow(row: ScrapingJob, resync = false, queued: QueuedInfo | null = null): ScrapingEvent {
   return {
     job_id: row.id,
     seq: row.last_seq,
@@ -129,6 +135,8 @@ export function snapshotOfRow(row: ScrapingJob, resync = false): ScrapingEvent {
       snapshot: true,
       ...(row.error_message ? { error: row.error_message } : {}),
       ...(resync ? { resync: true } : {}),
+      // A pending job: waiting for a worker since queued_since (at this snapshot's timestamp).
+      ...(queued ? { queued: true, ...queued } : {}),
     },
     timestamp: new Date().toISOString(),
   };

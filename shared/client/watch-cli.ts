@@ -4,6 +4,7 @@ import type { ScrapingEvent } from '../events.js';
 import { formatEventLine } from './event-line.js';
 import { JobStream } from './job-stream.js';
 import { LiveOutput } from './live-output.js';
+import { queuedNote } from './queued-note.js';
 import { parseWatchArgs, USAGE, type WatchArgs } from './watch-args.js';
 
 /** `scout-watch <job_id> [--url URL]`: follows a job until it ends; see USAGE for exit codes. */
@@ -12,6 +13,9 @@ const EXIT = { completed: 0, failed: 1, usage: 2, lost: 3, unreachable: 4, inter
 const MAX_RETRIES = 15;
 /** Quick retries of a first connection that never opened (≤ 1.5 s of backoff): a wrong URL is said at once. */
 const FIRST_CONNECT_RETRIES = 2;
+/** A queued job is said to wait after this long without an event, then this often. */
+const QUEUED_NOTE_AFTER_MS = 3000;
+const QUEUED_NOTE_EVERY_MS = 30_000;
 /** A connect that hangs (a filtered port, a host that is down) counts as failed after this. */
 const HANDSHAKE_TIMEOUT_MS = 2000;
 
@@ -47,11 +51,27 @@ async function watch(args: WatchArgs): Promise<number> {
     output.line(formatEventLine(event, { snapshot }));
     if (event.progress !== null) output.progress(event.progress, event.results_count);
   };
+  // A job no worker takes looks alive (connected, 0 %): after a few quiet seconds, say it waits.
+  let queuedTimer: ReturnType<typeof setTimeout> | undefined;
+  const stopQueuedNotes = () => clearTimeout(queuedTimer);
+  const noteWhileQueued = (snapshot: ScrapingEvent, after: number) => {
+    queuedTimer = setTimeout(() => {
+      const note = queuedNote(snapshot, Date.now());
+      if (!note) return;
+      output.note(note);
+      noteWhileQueued(snapshot, QUEUED_NOTE_EVERY_MS);
+    }, after);
+  };
   stream.on('snapshot', (snapshot, { resync }) => {
     if (resync) output.note('earlier events of this job are no longer available; continuing from its current state');
     show(snapshot, true);
+    stopQueuedNotes();
+    noteWhileQueued(snapshot, QUEUED_NOTE_AFTER_MS);
   });
-  stream.on('event', (event) => show(event));
+  stream.on('event', (event) => {
+    stopQueuedNotes();
+    show(event);
+  });
   let opened = false;
   let unreachable = false;
   stream.on('status', (status, detail) => {
@@ -72,6 +92,7 @@ async function watch(args: WatchArgs): Promise<number> {
   });
 
   const end = await stream.start().finished();
+  stopQueuedNotes();
   output.finish();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
