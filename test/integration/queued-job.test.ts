@@ -37,6 +37,11 @@ describe('a job nobody picks up is reported as queued', () => {
     await f?.close();
   });
 
+  it('(the gateway logged the URL it serves once ready)', () => {
+    expect(f.gateway.lines.find((l) => l.msg === 'gateway listening')?.url).toBe(`http://${f.host}/`);
+    expect(f.gateway.lines.some((l) => l.msg === `dashboard and API at http://${f.host}/`)).toBe(true);
+  });
+
   it('by the status endpoint: since when, how long, its place in the queue', async () => {
     const { body } = await httpJson(`http://${f.host}/ws/scraping/${second}/status`);
     expect(body).toMatchObject({ status: 'pending', queue_position: 2, queue_length: 2, queued_seconds: expect.any(Number) });
