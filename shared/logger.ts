@@ -24,7 +24,7 @@ function prettyStream(forced: boolean): DestinationStream | null {
     const build = require('pino-pretty') as (options: Record<string, unknown>) => DestinationStream;
     return build({
       sync: true,
-      colorize: forced ? true : undefined,
+      // Colours when the terminal takes them (pino-pretty asks colorette: TTY, FORCE_COLOR, NO_COLOR).
       translateTime: 'SYS:HH:MM:ss',
       ignore: 'pid,hostname,service,name,gatewayId',
       singleLine: true,
