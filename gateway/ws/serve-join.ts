@@ -133,6 +133,8 @@ export function snapshotOfRow(row: ScrapingJob, resync = false, queued: QueuedIn
       started_at: row.started_at?.toISOString() ?? null,
       completed_at: row.completed_at?.toISOString() ?? null,
       snapshot: true,
+      // What the job searches (the stream's job_started carries it too): the page's header.
+      params: row.params,
       ...(row.error_message ? { error: row.error_message } : {}),
       ...(resync ? { resync: true } : {}),
       // A pending job: waiting for a worker since queued_since (at this snapshot's timestamp).
