@@ -150,7 +150,7 @@ export function postgresDependency(url: string): Dependency {
       const database = u ? decodeURIComponent(u.pathname.slice(1)) || 'postgres' : 'the database';
       if (code === '3D000') return `create it (createdb -h ${u?.hostname ?? 'HOST'} -U ${u?.username || 'postgres'} ${database}) or point DATABASE_URL at one that exists`;
       if (code === '28P01' || code === '28000') return 'check the user and password in DATABASE_URL';
-      if (code === 'ECONNREFUSED') return 'is Postgres running? start it (pg_ctlcluster 16 main start, or docker compose up -d postgres) or set DATABASE_URL';
+      if (code === 'ECONNREFUSED') return 'is Postgres running? start it (sudo systemctl start postgresql, or docker compose up -d postgres) or set DATABASE_URL';
       return 'check DATABASE_URL and that Postgres is reachable';
     },
   };

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit } from '../startup.js';
-import { postgresAdvice, postgresDependency, probe, redisAdvice, redisDependency, startLocalRedis, type LocalRedis } from './local-services.js';
+import { postgresAdvice, postgresDependency, probe, redisAdvice, redisDependency, startLocalPostgres, startLocalRedis, type LocalRedis } from './local-services.js';
 import { pipePrefixed } from './prefixed-output.js';
 
 /**
@@ -16,7 +16,8 @@ const USAGE = `Usage: npm run dev [-- --no-start]
 
 Runs a gateway and a worker together, after checking Redis and Postgres ($REDIS_URL,
 $DATABASE_URL; defaults on 127.0.0.1). A Redis missing on this machine is started
-(redis-server, no persistence) unless --no-start; anything else missing is explained.
+(redis-server, no persistence), and so is a local Postgres cluster that is down
+(pg_ctlcluster, as root), unless --no-start; anything else missing is explained.
 Ctrl-C stops both. Exit status: 0 stopped by Ctrl-C; 1 a dependency is missing or a
 service stopped by itself.
 `;
@@ -56,7 +57,14 @@ if (redisProblem !== null) {
     process.exit(1);
   }
 }
-const postgresProblem = await probe(postgresDependency(config.databaseUrl));
+let postgresProblem = await probe(postgresDependency(config.databaseUrl));
+if (postgresProblem !== null && (postgresProblem as { code?: string }).code === 'ECONNREFUSED' && !values['no-start']) {
+  const cluster = await startLocalPostgres(config.databaseUrl);
+  if (cluster) {
+    say(`Postgres was not running: started the local cluster ${cluster} (it keeps running after this run).`);
+    postgresProblem = null;
+  }
+}
 if (postgresProblem !== null) {
   process.stderr.write(`${postgresAdvice(config.databaseUrl, postgresProblem, reasonOf(postgresProblem))}\n`);
   localRedis?.child.kill('SIGTERM');

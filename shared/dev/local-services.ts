@@ -43,6 +43,30 @@ export async function startLocalRedis(url: string): Promise<LocalRedis | null> {
   return null;
 }
 
+/**
+ * Starts the local Postgres cluster that serves `url`'s port when it is installed and down
+ * (Debian's pg_ctlcluster; it needs root, as the cluster's service would). Whether it answers now.
+ */
+export async function startLocalPostgres(url: string): Promise<string | null> {
+  const u = new URL(url);
+  const port = u.port || '5432';
+  if (!LOOPBACK.has(u.hostname) || process.getuid?.() !== 0 || !onPath('pg_lsclusters')) return null;
+  const cluster = spawnSync('pg_lsclusters', ['-h'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .find(([, , clusterPort, status]) => clusterPort === port && status === 'down');
+  if (!cluster) return null;
+  const [version, name] = cluster;
+  const started = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', version!, name!, 'start'], { stdio: 'ignore' });
+  if (started.status !== 0) return null;
+  const dep = postgresDependency(url);
+  for (let i = 0; i < 50; i++) {
+    if ((await probe(dep)) === null) return `${version}/${name}`;
+    await sleep(200);
+  }
+  return null;
+}
+
 /** Exactly how to get Redis running at `url`, for a person to copy. */
 export function redisAdvice(url: string, reason: string): string {
   const u = new URL(url);
