@@ -2,6 +2,7 @@ import type { GatewayContext } from './context.js';
 import { registerClientScriptRoute } from './http/client-script.routes.js';
 import { registerHealthRoutes } from './http/health.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
+import { registerMetricsRoute } from './http/metrics.routes.js';
 import { reply, sendError } from './http/responses.js';
 import { registerStaticRoutes } from './http/static.routes.js';
 import { uWS, type TemplatedApp } from './uws.js';
@@ -13,6 +14,7 @@ export function createApp(ctx: GatewayContext): TemplatedApp {
   registerScrapingSocket(app, ctx);
   registerJobRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
+  registerMetricsRoute(app, ctx);
   registerStaticRoutes(app);
   registerClientScriptRoute(app, ctx.log);
   app.any('/*', (res, req) => {

@@ -11,6 +11,7 @@ import { loadConfigOrExit } from '../shared/startup.js';
 import { createApp } from './app.js';
 import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
+import { GatewayMetrics } from './metrics.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
@@ -41,7 +42,12 @@ const queue = createScrapeQueue(config, queueConnection);
 const eventLog = new JobEventLog(redis, keys, config.history);
 
 let app: TemplatedApp | undefined;
-const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => app?.publish(topic, payload, false), log);
+const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => {
+  app?.publish(topic, payload, false);
+  metrics.delivered(payload);
+}, log);
+const state = { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() };
+const metrics = new GatewayMetrics({ state, channels, redis, subscriber, config });
 const ctx: GatewayContext = {
   config,
   log,
@@ -52,7 +58,8 @@ const ctx: GatewayContext = {
   eventLog,
   channels,
   uws,
-  state: { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() },
+  metrics,
+  state,
 };
 app = createApp(ctx);
 // A SUBSCRIBE queued before the connection's ready check would turn it into a subscriber too
