@@ -13,6 +13,7 @@ import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
 import { GatewayMetrics } from './metrics.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
+import { closeGradually } from './ws/drain.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
 
@@ -86,8 +87,10 @@ function shutdown(signal: string): Promise<void> {
     log.info({ signal, connections: ctx.state.connections }, 'draining');
     ctx.state.draining = true;
     uWS.us_listen_socket_close(listenSocket);
-    channels.closeAll(CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     const deadline = Date.now() + config.gateway.drainTimeoutSeconds * 1000;
+    // Spread over the drain window less a second for the last ones to leave.
+    const spreadMs = Math.max(0, config.gateway.drainTimeoutSeconds * 1000 - 1000);
+    await closeGradually(channels.sockets(), spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
     await Promise.allSettled([queue.close(), db.destroy()]);
     redis.disconnect();
