@@ -3,6 +3,7 @@ import { registerClientScriptRoute } from './http/client-script.routes.js';
 import { registerHealthRoutes } from './http/health.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
 import { registerFallbackRoute } from './http/fallback.routes.js';
+import { registerMetricsRoute } from './http/metrics.routes.js';
 import { registerStaticRoutes } from './http/static.routes.js';
 import { uWS, type TemplatedApp } from './uws.js';
 import { registerScrapingSocket } from './ws/scraping-socket.js';
@@ -13,6 +14,7 @@ export function createApp(ctx: GatewayContext): TemplatedApp {
   registerScrapingSocket(app, ctx);
   registerJobRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
+  registerMetricsRoute(app, ctx);
   registerStaticRoutes(app);
   registerClientScriptRoute(app, ctx.log);
   registerFallbackRoute(app);

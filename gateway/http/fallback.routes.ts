@@ -14,6 +14,7 @@ const KNOWN_PATHS: { path: RegExp; allow: string[] }[] = [
   { path: /^\/ws\/scraping\/[^/]+$/, allow: ['GET'] },
   { path: /^\/ws\/stats$/, allow: ['GET'] },
   { path: /^\/health$/, allow: ['GET'] },
+  { path: /^\/metrics$/, allow: ['GET'] },
   { path: new RegExp(`^${CLIENT_SCRIPT_PATH.replace(/\./g, '\\.')}$`), allow: ['GET'] },
   ...STATIC_PATHS.map((p) => ({ path: new RegExp(`^${p.replace(/\./g, '\\.')}$`), allow: ['GET'] })),
 ];
