@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startService } from '../helpers/processes.js';
 import { databaseUrl, serviceEnv, uniqueName } from '../helpers/services.js';
@@ -63,5 +66,22 @@ describe('a service whose dependency is missing says so and exits after STARTUP_
       expect(last.msg).toMatch(new RegExp(`^${dependency} unavailable: gave up after \\d+ s \\(STARTUP_TIMEOUT_SECONDS=${TIMEOUT_SECONDS}\\): .*${why.replace(/[()?]/g, '\\$&')}`));
       expect(run.lines.some((l) => l.msg === 'gateway listening' || l.msg === 'worker ready')).toBe(false);
     }
+  });
+});
+
+describe('log format', () => {
+  // util-linux `script` runs the worker on a pseudo-terminal, as a person's shell would.
+  it.skipIf(!existsSync('/usr/bin/script'))('is readable lines (pino-pretty) on a terminal, JSON when piped', async () => {
+    const env = { ...serviceEnv({ databaseUrl: databaseUrl(), keyPrefix: uniqueName('k') + ':', redisUrl: `redis://127.0.0.1:${await deadPort()}` }), STARTUP_TIMEOUT_SECONDS: '1' };
+    const onTerminal = spawnSync('/usr/bin/script', ['-qec', `${process.execPath} --import tsx worker/main.ts`, '/dev/null'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'dumb', ...env },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    const lines = onTerminal.stdout.replace(/\x1b\[[0-9;]*m/g, '').split(/\r?\n/).filter(Boolean);
+    expect(onTerminal.status).toBe(69);
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\] WARN: waiting for redis at redis:\/\/127\.0\.0\.1:\d+: connection refused — /);
+    expect(lines.at(-1)).toMatch(/^\[\d\d:\d\d:\d\d\] FATAL: redis unavailable: gave up after/);
   });
 });
