@@ -19,7 +19,7 @@ $DATABASE_URL; defaults on 127.0.0.1). A Redis missing on this machine is starte
 (redis-server, no persistence), and so is a local Postgres cluster that is down
 (pg_ctlcluster, as root), unless --no-start; anything else missing is explained.
 Ctrl-C stops both. Exit status: 0 stopped by Ctrl-C; 1 a dependency is missing or a
-service stopped by itself.
+service stopped by itself; 130 interrupted before the services ran.
 `;
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,16 +40,32 @@ if (values.help) {
 }
 
 const config = loadConfigOrExit('dev');
+
+// From here on a signal never leaves a redis-server or a service behind: before the services
+// run it stops what was started so far; once they run, stopAll drains them.
+let localRedis: LocalRedis | null = null;
+/** What this run started and must stop (assigned from callbacks, hence an object). */
+const started: { redis: ChildProcess | null } = { redis: null };
+let running = false;
+const onSignal = () => {
+  if (running) {
+    void stopAll();
+    return;
+  }
+  started.redis?.kill('SIGTERM');
+  process.exit(130);
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const reasonOf = (error: unknown) => {
   const e = error as { code?: string; message?: string };
   return e?.code === 'ECONNREFUSED' ? 'connection refused' : (e?.message ?? String(error)).split('\n')[0]!;
 };
 
-let localRedis: LocalRedis | null = null;
 const redisProblem = await probe(redisDependency(config.redisUrl));
 if (redisProblem !== null) {
-  localRedis = values['no-start'] ? null : await startLocalRedis(config.redisUrl);
+  localRedis = values['no-start'] ? null : await startLocalRedis(config.redisUrl, (child) => (started.redis = child));
   if (localRedis) {
     say(`Redis was not running: started redis-server on 127.0.0.1:${localRedis.port} (no persistence; it stops with this run).`);
   } else {
@@ -67,10 +83,11 @@ if (postgresProblem !== null && (postgresProblem as { code?: string }).code === 
 }
 if (postgresProblem !== null) {
   process.stderr.write(`${postgresAdvice(config.databaseUrl, postgresProblem, reasonOf(postgresProblem))}\n`);
-  localRedis?.child.kill('SIGTERM');
+  started.redis?.kill('SIGTERM');
   process.exit(1);
 }
 
+running = true;
 const colour = process.stdout.isTTY === true;
 const env = { ...process.env, LOG_FORMAT: process.env.LOG_FORMAT || 'pretty', ...(colour ? { FORCE_COLOR: '1' } : {}) };
 const children = new Map<string, ChildProcess>();
@@ -112,10 +129,8 @@ async function stopAll(): Promise<void> {
 }
 
 function finish(): void {
-  localRedis?.child.kill('SIGTERM');
+  started.redis?.kill('SIGTERM');
   process.exitCode = exitCode;
 }
 
 // In a terminal, Ctrl-C reaches the services too (one process group); they drain on either signal.
-process.on('SIGINT', () => void stopAll());
-process.on('SIGTERM', () => void stopAll());

@@ -28,11 +28,12 @@ export interface LocalRedis {
  * answers there and the binary is installed: no persistence, bound to loopback, stopped with the
  * dev run. null when it cannot or did not come up.
  */
-export async function startLocalRedis(url: string): Promise<LocalRedis | null> {
+export async function startLocalRedis(url: string, onSpawn: (child: ChildProcess) => void): Promise<LocalRedis | null> {
   const u = new URL(url);
   if (!LOOPBACK.has(u.hostname) || u.password || !onPath('redis-server')) return null;
   const port = Number(u.port || 6379);
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  onSpawn(child); // the caller stops it, even if interrupted before it answers
   const dep = redisDependency(url);
   for (let i = 0; i < 30; i++) {
     if (child.exitCode !== null) return null;

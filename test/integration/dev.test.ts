@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
@@ -72,6 +72,25 @@ describe('npm run dev', () => {
     expect(await dev.done).toBe(0);
     expect(dev.stdout).toMatch(/^gateway │ .*gateway stopped/m);
     expect(dev.stdout).toMatch(/^worker  │ .*worker stopped/m);
+  });
+
+  it('starts a throw-away redis-server when Redis is missing on this machine, and stops it with the run', async () => {
+    const port = await deadPort();
+    const dev = runDev(serviceEnv({ databaseUrl: database.url, keyPrefix: redis.keyPrefix, redisUrl: `redis://127.0.0.1:${port}` }, { PORT: '0' }));
+    try {
+      await expect.poll(() => dev.stdout, { timeout: 15_000, interval: 100 }).toContain(`started redis-server on 127.0.0.1:${port}`);
+    } finally {
+      dev.child.kill('SIGINT');
+    }
+    // 0 once the services ran, 130 when Ctrl-C came before they did: either way the server goes.
+    expect([0, 130]).toContain(await dev.done);
+    // Nothing listens there any more.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(false)));
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
   });
 
   it('with Redis unreachable, says exactly how to start it and exits non-zero', async () => {
