@@ -242,8 +242,8 @@ describe('in headless Chromium', () => {
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.getByLabel('From').fill('MUNICH');
     await page.getByLabel('To').fill('BCN');
-    await page.getByLabel('Departure').fill('2027-05-09');
-    await page.getByLabel('Return').fill('2027-05-01');
+    await page.getByLabel('Departure').fill(inDays(68));
+    await page.getByLabel('Return').fill(inDays(60));
     for (const source of ['Ryanair', 'Wizz Air', 'Skyscanner', 'Kiwi.com']) await page.getByLabel(source).uncheck();
     await page.getByRole('button', { name: 'Start search' }).click();
 
