@@ -46,7 +46,7 @@ export class JobView {
   setSearch(params) {
     if (!params || !Array.isArray(params.origins) || !Array.isArray(params.destinations)) return;
     this.params = params;
-    const dates = (params.date_ranges ?? []).map(([from, to]) => `${formatDay(from)} – ${formatDay(to, true)}`).join(', ');
+    const dates = (params.date_ranges ?? []).map(([from, to]) => `${formatDay(from, from.slice(0, 4) !== to.slice(0, 4))} – ${formatDay(to, true)}`).join(', ');
     const sources = (params.scrapers ?? []).map((s) => this.label(s)).join(', ');
     this.el.search.textContent = [`${params.origins.join(', ')} → ${params.destinations.join(', ')}`, dates, sources].filter(Boolean).join(' · ');
   }

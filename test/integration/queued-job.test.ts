@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,12 @@ import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fix
 import { httpJson, RecordingClient } from '../helpers/ws-client.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+const day = (days: number, withYear = false) =>
+  new Date(`${inDays(days)}T00:00:00Z`).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', ...(withYear ? { year: 'numeric' } : {}), timeZone: 'UTC' });
+/** A date range as the page's header shows it: the year on both ends only when they differ. */
+const range = (from: number, to: number) => `${day(from, inDays(from).slice(0, 4) !== inDays(to).slice(0, 4))} – ${day(to, true)}`;
 
 /** No worker runs here: every job enqueued stays in the queue. */
 describe('a job nobody picks up is reported as queued', () => {
@@ -81,6 +87,9 @@ describe('a job nobody picks up is reported as queued', () => {
     await page.goto(`http://${f.host}/#job=${first}`);
     await expect.poll(() => page.locator('#job-status').textContent()).toBe('queued');
     await expect.poll(() => page.locator('#job-message').textContent()).toMatch(/^Waiting in the queue for \d+ s, number 1 of 2 in line: no worker has taken this job yet\.$/);
+    expect(await page.locator('#job-search').textContent()).toBe(`MUC → BCN · ${range(30, 37)} · Ryanair, Wizz Air, Skyscanner, Kiwi.com`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-queued.png`, fullPage: true });
     await page.close();
   });
 });
