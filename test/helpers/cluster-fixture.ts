@@ -37,7 +37,8 @@ export async function startClusterFixture(extraEnv: Record<string, string> = {})
   const [cluster, database] = await Promise.all([RedisTestCluster.start({ masters: 3, replicas: 1 }), createTestDatabase()]);
   const keyPrefix = `${uniqueName('c')}:`;
   const keys = new RedisKeys(keyPrefix);
-  const env = serviceEnv({ databaseUrl: database.url, keyPrefix }, { REDIS_CLUSTER_NODES: cluster.seeds, ...extraEnv });
+  // REDIS_URL points nowhere: a process that still used the single Redis would fail.
+  const env = serviceEnv({ databaseUrl: database.url, keyPrefix, redisUrl: 'redis://127.0.0.1:1' }, { REDIS_CLUSTER_NODES: cluster.seeds, ...extraEnv });
   const log = createLogger('test', 'silent');
   const redis = createCluster(cluster.seedList, log, 'test-commands');
   const queueRedis = createCluster(cluster.seedList, log, 'test-queue', { redisOptions: { maxRetriesPerRequest: null } });
