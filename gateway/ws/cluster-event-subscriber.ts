@@ -46,8 +46,10 @@ export function clusterEventSubscriber(cluster: Cluster): EventSubscriber {
   };
 
   return {
+    // A shard failing over leaves the other shards' events flowing: the gateway stays ready (a
+    // health check failing on every gateway at once would take them all out of the balancer).
     get connected() {
-      return cluster.status === 'ready' && !down;
+      return cluster.status === 'ready';
     },
     get state() {
       return down && cluster.status === 'ready' ? 'resubscribing' : cluster.status;
