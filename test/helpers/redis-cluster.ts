@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { slotOf } from '../../shared/redis/slots.js';
-import { freePort } from './private-redis.js';
 
 const run = promisify(execFile);
 
@@ -28,20 +27,32 @@ export class RedisTestCluster {
   ) {}
 
   static async start(options: { masters?: number; replicas?: number; nodeTimeoutMs?: number } = {}): Promise<RedisTestCluster> {
+    // A machine busy with other tests may still take a port from under a node: start afresh.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await RedisTestCluster.startOnce(options);
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(options: { masters?: number; replicas?: number; nodeTimeoutMs?: number }): Promise<RedisTestCluster> {
     const masters = options.masters ?? 3;
     const replicas = options.replicas ?? 1;
     const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
     const ports: number[] = [];
     while (ports.length < masters * (1 + replicas)) {
-      const port = await freePort();
-      // Redis uses port + 10000 for the cluster bus: keep both free and distinct.
-      if (port < 55_000 && !ports.some((p) => Math.abs(p - port) === 10_000 || p === port) && (await canListen(port + 10_000))) ports.push(port);
+      // Below the ephemeral range (32768 and up here), so that no client socket of another test
+      // takes the port between this check and redis-server's bind; the cluster bus is port + 10000.
+      const port = 12_000 + Math.floor(Math.random() * 10_000);
+      if (!ports.some((p) => Math.abs(p - port) === 10_000 || p === port) && (await canListen(port)) && (await canListen(port + 10_000))) ports.push(port);
     }
     const cluster = new RedisTestCluster(ports.map((port) => ({ port, child: null })), dir);
     try {
       for (const node of cluster.nodes) cluster.spawnNode(node, options.nodeTimeoutMs ?? 1000);
       await Promise.all(cluster.nodes.map((node) => waitForPing(node.port)));
-      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
+      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 20_000 });
       await cluster.waitUntilHealthy(masters, replicas);
       return cluster;
     } catch (error) {
@@ -113,7 +124,7 @@ export class RedisTestCluster {
   /** Graceful failover: the replica takes over from its master, which becomes its replica. */
   async failover(replicaPort: number): Promise<void> {
     if (!this.alivePorts().includes(replicaPort)) throw new Error(`${replicaPort} is not a live node of this cluster`);
-    const replica = new Redis(replicaPort, '127.0.0.1');
+    const replica = adminClient(replicaPort);
     try {
       await replica.call('CLUSTER', 'FAILOVER');
     } finally {
@@ -127,6 +138,8 @@ export class RedisTestCluster {
     const child = node?.child;
     if (!node || !child) return;
     node.child = null;
+    // A node that could not start (its port taken) is gone already: no exit to wait for.
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     child.kill('SIGCONT');
@@ -145,7 +158,8 @@ export class RedisTestCluster {
       try {
         const { master } = await this.shardOf(key);
         if (master !== notPort) {
-          const node = new Redis(master, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+          const node = new Redis(master, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+          node.on('error', () => undefined);
           try {
             await node.connect();
             const info = (await node.call('CLUSTER', 'INFO')) as string;
@@ -166,7 +180,7 @@ export class RedisTestCluster {
   async shardNumSub(channels: string[]): Promise<Map<number, Map<string, number>>> {
     const out = new Map<number, Map<string, number>>();
     for (const port of this.alivePorts()) {
-      const node = new Redis(port, '127.0.0.1');
+      const node = adminClient(port);
       try {
         const reply = (await node.call('PUBSUB', 'SHARDNUMSUB', ...channels)) as (string | number)[];
         const counts = new Map<string, number>();
@@ -179,12 +193,12 @@ export class RedisTestCluster {
     return out;
   }
 
-  private async waitUntilHealthy(masters: number, replicas: number, timeoutMs = 30_000): Promise<void> {
+  private async waitUntilHealthy(masters: number, replicas: number, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       let healthy = true;
       for (const port of this.alivePorts()) {
-        const node = new Redis(port, '127.0.0.1');
+        const node = adminClient(port);
         try {
           const info = (await node.call('CLUSTER', 'INFO')) as string;
           if (!info.includes('cluster_state:ok')) healthy = false;
@@ -218,6 +232,13 @@ function canListen(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A one-off admin connection that fails at once instead of retrying a node that is gone. */
+function adminClient(port: number): Redis {
+  const client = new Redis(port, '127.0.0.1', { retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 2000 });
+  client.on('error', () => undefined);
+  return client;
 }
 
 async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
