@@ -33,7 +33,7 @@ const row = (over: Partial<ScrapingJob> = {}): ScrapingJob => ({
   status: 'completed',
   items_scraped: 33,
   error_message: null,
-  params: { origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-01-01', '2027-01-02']] },
+  params: { origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-01-01', '2027-01-02']], scrapers: ['sim-kiwi'] },
   progress: 100,
   last_seq: 20,
   started_at: new Date('2026-01-01T00:00:00.000Z'),
