@@ -14,6 +14,16 @@ describe('event payload readers', () => {
     }
   });
 
+  it('read a payload of exactly 20 characters, the shortest event prefix', () => {
+    const p = '{"job_id":1,"seq":2,';
+    expect(p).toHaveLength(20);
+    expect([jobIdOfPayload(p), seqOfPayload(p)]).toEqual([1, 2]);
+  });
+
+  it('read an epoch mark at the very start', () => {
+    expect(epochOfPayload('"metadata":{"epoch":"abc"}')).toBe('abc');
+  });
+
   it('read seq 0 and one-digit ids', () => {
     const p = '{"job_id":7,"seq":0,"event_type":"job_failed"}';
     expect([jobIdOfPayload(p), seqOfPayload(p)]).toEqual([7, 0]);
