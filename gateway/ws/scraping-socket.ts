@@ -61,15 +61,20 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
             })
           : null;
       if (state.draining) {
+        ctx.metrics.upgrade('draining');
         sendError(immediate(res), 503, 'DRAINING', 'gateway is shutting down; connect again');
         return;
       }
       if (parsed && !parsed.success) {
-        const problem = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-        sendError(immediate(res), 400, 'BAD_REQUEST', problem);
+        const issues = parsed.error.issues;
+        const badId = issues.find((i) => i.path[0] === 'job_id');
+        ctx.metrics.upgrade('bad_request');
+        if (badId) sendError(immediate(res), 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
+        else sendError(immediate(res), 400, 'BAD_RESUME_POINT', issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
         return;
       }
       if (origin && allowed.size > 0 && !allowed.has(origin)) {
+        ctx.metrics.upgrade('forbidden');
         sendError(immediate(res), 403, 'ORIGIN_NOT_ALLOWED', `origin ${origin} is not allowed`);
         return;
       }
@@ -81,6 +86,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
         if (last_seq !== undefined) resume = { lastSeq: last_seq, epoch: epoch ?? null };
       }
       const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, jobId, resume, settings) };
+      ctx.metrics.upgrade('accepted');
       res.upgrade(data, key, protocol, extensions, context);
     },
 
