@@ -172,7 +172,7 @@ describe('gateway promises', () => {
     });
     refused.socket.destroy();
     expect(response.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
-    expect(response).toContain('{"error":{"code":"BAD_REQUEST","message":"epoch: must be the epoch a previous event carried"}}');
+    expect(response).toContain('{"error":{"code":"BAD_RESUME_POINT","message":"epoch: must be the epoch a previous event carried"}}');
     // The same request with a well-formed epoch upgrades.
     const ok = ws(`/ws/scraping/${jobId}?last_seq=0&epoch=123`, 'well-formed epoch');
     await ok.opened;
