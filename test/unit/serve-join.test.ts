@@ -210,7 +210,8 @@ describe('serveJoin: a job that has ended', () => {
   });
 
   it('rebuilds the terminal event from the live state when history lost it', async () => {
-    for (const tail of [{ state: ended, history: 'gap' as const }, { state: ended, history: ['{"job_id":5,"seq":11,"event_type":"job_progress"}'] }, { state: ended, history: ['{"job_id":5,"seq":12,"event_type":"job_progress"}'] }]) {
+    const otherTerminal = '{"job_id":5,"seq":11,"event_type":"job_completed","status":"completed"}';
+    for (const tail of [{ state: ended, history: [otherTerminal] }, { state: ended, history: 'gap' as const }, { state: ended, history: ['{"job_id":5,"seq":11,"event_type":"job_progress"}'] }, { state: ended, history: ['{"job_id":5,"seq":12,"event_type":"job_progress"}'] }]) {
       const served = await serveJoin(sources([{ state: ended, history: null }, tail], undefined), 5, null);
       const frames = 'frames' in served ? served.frames : [];
       expect(parse(frames[1]!)).toEqual(endEventOfState(ended));
@@ -263,5 +264,35 @@ describe('serveJoin: a job that has ended', () => {
 
   it('shows what a row snapshot searches', () => {
     expect(snapshotOfRow(row()).metadata.params).toEqual(row().params);
+  });
+});
+
+describe('serveJoin: a pending job, with the queue at hand', () => {
+  const pending = row({ status: 'pending', last_seq: 0, progress: 0, items_scraped: 0, started_at: null, completed_at: null });
+  // A queue whose wait list is at place 2 of 3 (newest first in Redis: LPOS from the tail).
+  const queueSources = (rank: number | null) => ({
+    redis: { lpos: async () => rank, llen: async () => 3 },
+    queue: { keys: { wait: 'bull:scrape:wait' } },
+  });
+
+  it('says in the snapshot that the job is queued, since when and where', async () => {
+    const s = { ...sources([NO_STREAM], pending), ...queueSources(1) } as unknown as JoinSources;
+    const served = await serveJoin(s, 5, null);
+    const snapshot = parse(('frames' in served ? served.frames : [])[0]!);
+    expect(snapshot.metadata).toMatchObject({ queued: true, queued_since: '2026-01-01T00:00:00.000Z', queue_position: 2, queue_length: 3 });
+  });
+
+  it('says nothing about a queue it was not given', async () => {
+    const served = await serveJoin(sources([NO_STREAM], pending), 5, null);
+    expect(parse(('frames' in served ? served.frames : [])[0]!).metadata.queued).toBeUndefined();
+    const onlyRedis = { ...sources([NO_STREAM], pending), redis: queueSources(1).redis } as unknown as JoinSources;
+    const again = await serveJoin(onlyRedis, 5, null);
+    expect(parse(('frames' in again ? again.frames : [])[0]!).metadata.queued).toBeUndefined();
+  });
+
+  it('says nothing about a queue for a job a worker has started', async () => {
+    const s = { ...sources([NO_STREAM], row({ status: 'running' })), ...queueSources(1) } as unknown as JoinSources;
+    const served = await serveJoin(s, 5, null);
+    expect(parse(('frames' in served ? served.frames : [])[0]!).metadata.queued).toBeUndefined();
   });
 });
