@@ -4,8 +4,9 @@
 -- (Redis Cluster safe, and the channel is a shard channel of that slot).
 --
 -- The cost of a call is mostly fixed (the script call itself), so a writer sends every event it
--- has at hand in one call, and the script does as few commands as it can per call: one read, one
--- write of the state, one append, a trim only when the cap is passed, expiry only when due.
+-- has at hand in one call, and the script does as few commands as it can per call: one read and
+-- one write of the state, a TTL, one append, a trim only when the cap is passed, expiry only when
+-- due, and a publish per event.
 local stateKey = KEYS[1]
 local historyKey = KEYS[2]
 local channel = KEYS[3]
@@ -27,11 +28,11 @@ local FIRST = 9                      -- then 7 values per event:
 -- head (JSON members from "event_type" to "message"), metadata members without braces (may be ''),
 -- timestamp
 
-local state = redis.call('HMGET', stateKey, 'epoch', 'seq', 'expires_at', writerField)
+local state = redis.call('HMGET', stateKey, 'epoch', 'seq', writerField)
 local epoch = state[1]
 local seq = tonumber(state[2])
 if ARGV[6] ~= '' then
-  local done = state[4] or ''
+  local done = state[3] or ''
   if done == writerIndex then
     return { seq, epoch, 'applied' }
   end
@@ -41,8 +42,6 @@ if ARGV[6] ~= '' then
   end
 end
 
-local time = redis.call('TIME')
-local now = tonumber(time[1])
 local fields = {}
 if not epoch or seq < seqFloor then
   -- No live state (a new job, or Redis lost it), or a state behind a seq the writer was given
@@ -52,6 +51,7 @@ if not epoch or seq < seqFloor then
   if epoch then
     redis.call('DEL', historyKey)
   end
+  local time = redis.call('TIME')
   epoch = time[1] .. string.format('%06d', tonumber(time[2]))
   seq = seqFloor
   fields = { 'job_id', jobId, 'epoch', epoch }
@@ -111,19 +111,15 @@ if completedAt then
 end
 
 -- Both keys expire at least ttlSeconds after the last event. They are given a little more (the
--- slack), so that expiry needs refreshing only once per slack, not on every call.
+-- slack), so that expiry needs refreshing only once per slack, not on every call: when less than
+-- ttlSeconds is left (or the state or history was just created).
+local remaining = redis.call('TTL', stateKey)   -- -2: no state yet, -1: no expiry
+redis.call('HSET', stateKey, unpack(fields))
 local length = redis.call('RPUSH', historyKey, unpack(payloads))
-local expiresAt = tonumber(state[3])
-local refresh = not expiresAt or expiresAt - now < ttlSeconds or length == #payloads
-if refresh then
+if remaining < ttlSeconds or length == #payloads then
   local slack = math.max(1, math.min(60, math.floor(ttlSeconds / 10)))
-  fields[#fields + 1] = 'expires_at'
-  fields[#fields + 1] = now + ttlSeconds + slack
-  redis.call('HSET', stateKey, unpack(fields))
   redis.call('EXPIRE', stateKey, ttlSeconds + slack)
   redis.call('EXPIRE', historyKey, ttlSeconds + slack)
-else
-  redis.call('HSET', stateKey, unpack(fields))
 end
 if clearCompleted then
   redis.call('HDEL', stateKey, 'completed_at')
