@@ -49,9 +49,29 @@ const dateRange = z
   .tuple([isoDate, isoDate], { error: 'must be [departure, return] dates' })
   .refine(([depart, back]) => back >= depart, 'return date must not be before the departure date');
 
+// --- Who travels and the currency of the prices (optional; a family of four, in EUR, by default).
+export const PARTY_DEFAULTS = { adults: 2, children: 2, currency: 'EUR' } as const;
+const partyFields = {
+  adults: z.number().int('must be a whole number').min(1, 'at least one adult travels').max(9, 'at most 9 adults').optional(),
+  children: z.number().int('must be a whole number').min(0, 'must not be negative').max(8, 'at most 8 children').optional(),
+  currency: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .regex(/^[A-Z]{3}$/, 'must be a 3-letter ISO 4217 currency code, e.g. "EUR"')
+    .optional(),
+};
+const storedPartyFields = {
+  adults: z.number().int().min(1).default(PARTY_DEFAULTS.adults),
+  children: z.number().int().min(0).default(PARTY_DEFAULTS.children),
+  currency: z.string().length(3).default(PARTY_DEFAULTS.currency),
+};
+// --- end of party fields
+
 /** POST /api/jobs body. */
 export const createJobRequestSchema = z
   .strictObject({
+    ...partyFields,
     origins: uniqueList(iataCode, JOB_LIMITS.maxAirportsPerSide, 'origin'),
     destinations: uniqueList(iataCode, JOB_LIMITS.maxAirportsPerSide, 'destination'),
     date_ranges: z
@@ -78,14 +98,20 @@ export const createJobRequestSchema = z
   });
 export type CreateJobRequest = z.infer<typeof createJobRequestSchema>;
 
-/** A job's parameters as stored with it and handed to the orchestrator (scrapers resolved). */
+/**
+ * A job's parameters as stored with it and handed to the orchestrator (scrapers resolved). Jobs
+ * stored before parties existed read as the default family in EUR.
+ */
 export const jobParamsSchema = z.object({
   origins: z.array(z.string().length(3)).min(1),
   destinations: z.array(z.string().length(3)).min(1),
   date_ranges: z.array(z.tuple([isoDate, isoDate])).min(1),
   scrapers: z.array(z.enum(SCRAPER_NAMES)).min(1),
+  ...storedPartyFields,
 });
-export type JobParams = z.infer<typeof jobParamsSchema>;
+export type JobParams = z.output<typeof jobParamsSchema>;
+/** What may be stored as a job's parameters (the party fields have defaults). */
+export type JobParamsInput = z.input<typeof jobParamsSchema>;
 
 export const createJobResponseSchema = z.object({
   job_id: jobIdSchema,

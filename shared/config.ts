@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { SCRAPER_NAMES } from './scraper-names.js';
+import { SCRAPER_NAMES, SIM_SCRAPER_NAMES } from './scraper-names.js';
+import { checkSourcesEnabled, sourceEnv, toSourcesConfig } from './sources-config.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const positiveMs = int(1, 24 * 3600 * 1000);
@@ -41,14 +42,7 @@ const envSchema = z.object({
   /** Default scrapers of a job that names none. */
   SCRAPERS: commaList
     .pipe(z.array(z.enum(SCRAPER_NAMES)).min(1, 'name at least one scraper'))
-    .default([...SCRAPER_NAMES]),
-  SCRAPER_LATENCY_MS: int(0, 600_000).default(400),
-  SCRAPER_FAILURE_RATE: fraction.default(0),
-  /**
-   * Simulated scrapers that fail every search, e.g. "sim-kiwi,sim-wizzair": lets tests and demos
-   * show a failing fare source deterministically. Empty (the default) forces no failure.
-   */
-  SIM_FAILING_SCRAPERS: commaList.pipe(z.array(z.enum(SCRAPER_NAMES))).default([]),
+    .default([...SIM_SCRAPER_NAMES]),
   /** A job fails when more than this share of its tasks failed (1 = only when every task failed). */
   JOB_FAILURE_THRESHOLD: fraction.default(1),
   JOB_ATTEMPTS: int(1, 100).default(3),
@@ -57,11 +51,13 @@ const envSchema = z.object({
   JOB_LOCK_DURATION_MS: positiveMs.default(30_000),
   JOB_STALLED_INTERVAL_MS: positiveMs.default(30_000),
 
+  ...sourceEnv,
+
   /** Events kept per job for resume; older ones get a resync snapshot instead. */
   HISTORY_MAX_EVENTS: int(10, 1_000_000).default(10_000),
   /** How long a job's history and live state stay in Redis after it ends. */
   HISTORY_RETENTION_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
-});
+}).superRefine(checkSourcesEnabled);
 
 export type Config = ReturnType<typeof toConfig>;
 
@@ -87,15 +83,13 @@ function toConfig(env: z.infer<typeof envSchema>) {
       concurrency: env.WORKER_CONCURRENCY,
       orchestratorConcurrency: env.ORCHESTRATOR_CONCURRENCY,
       scrapers: env.SCRAPERS,
-      scraperLatencyMs: env.SCRAPER_LATENCY_MS,
-      scraperFailureRate: env.SCRAPER_FAILURE_RATE,
-      simFailingScrapers: env.SIM_FAILING_SCRAPERS,
       jobFailureThreshold: env.JOB_FAILURE_THRESHOLD,
       attempts: env.JOB_ATTEMPTS,
       backoffMs: env.JOB_BACKOFF_MS,
       lockDurationMs: env.JOB_LOCK_DURATION_MS,
       stalledIntervalMs: env.JOB_STALLED_INTERVAL_MS,
     },
+    sources: toSourcesConfig(env),
     history: {
       maxEvents: env.HISTORY_MAX_EVENTS,
       retentionSeconds: env.HISTORY_RETENTION_SECONDS,

@@ -10,9 +10,11 @@ import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { RedisEventSink } from './events/redis-event-sink.js';
 import { FinalFailureHandler } from './final-failure-handler.js';
+import { flightSearchKind } from './jobs/flight-search.kind.js';
+import { jobKinds } from './jobs/job-kind.js';
 import { FlightOrchestrator } from './orchestrator/orchestrator.js';
 import { createScrapeProcessor } from './processor.js';
-import { createScrapers } from './scrapers/index.js';
+import { createScrapers } from './scrapers/registry.js';
 
 export interface WorkerApp {
   readonly id: string;
@@ -54,14 +56,14 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
     closers.push(() => queueRedis.quit());
 
     const orchestrator = new FlightOrchestrator({
-      scrapers: createScrapers(config.worker),
+      scrapers: createScrapers({ config: config.sources, redis: eventsRedis, keys, log }),
       db,
       concurrency: config.worker.orchestratorConcurrency,
       failureThreshold: config.worker.jobFailureThreshold,
       log,
     });
     const sink = new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history));
-    const processor = createScrapeProcessor({ db, sink, orchestrator, log, workerId: id });
+    const processor = createScrapeProcessor({ db, sink, kinds: jobKinds(flightSearchKind(orchestrator)), log, workerId: id });
     // Closed after the worker (closers run last first): its last 'failed' events still get recorded.
     const finalFailures = new FinalFailureHandler({ db, sink, log });
     closers.push(() => finalFailures.settled());

@@ -1,15 +1,17 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countFlightsOfJob } from '../../shared/db/flights.repository.js';
+import { countOffersOfJob as countFlightsOfJob } from '../../shared/db/offers.repository.js';
 import { findJob, insertPendingJob, markJobCompleted, markJobRunning, recordLastSeq } from '../../shared/db/jobs.repository.js';
 import type { EventDraft } from '../../shared/events.js';
 import { createLogger } from '../../shared/logger.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
 import { FlightOrchestrator } from '../../worker/orchestrator/orchestrator.js';
 import { createScrapeProcessor } from '../../worker/processor.js';
-import { createScrapers } from '../../worker/scrapers/index.js';
+import { flightSearchKind } from '../../worker/jobs/flight-search.kind.js';
+import { jobKinds } from '../../worker/jobs/job-kind.js';
 import { oneToN, params, seqs } from '../helpers/jobs.js';
-import { createTestDatabase, testConfig, type TestDatabase } from '../helpers/services.js';
+import { configuredScrapers } from '../helpers/scrapers.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 /** The fields of a BullMQ job the processor reads. */
 const bullJob = (jobId: number, attempt: { made?: number; attempts?: number } = {}) =>
@@ -25,9 +27,8 @@ describe('scrape processor (in process, real Postgres, in-memory events)', () =>
   afterAll(() => pg?.drop());
 
   function setup(sink = new MemoryEventSink()) {
-    const config = testConfig({ SCRAPER_LATENCY_MS: '0' });
-    const orchestrator = new FlightOrchestrator({ scrapers: createScrapers(config.worker), db: pg.db, concurrency: 4, failureThreshold: 1, log });
-    return { sink, process: createScrapeProcessor({ db: pg.db, sink, orchestrator, log, workerId: 'w-test' }) };
+    const orchestrator = new FlightOrchestrator({ scrapers: configuredScrapers({ SCRAPER_LATENCY_MS: '0' }), db: pg.db, concurrency: 4, failureThreshold: 1, log });
+    return { sink, process: createScrapeProcessor({ db: pg.db, sink, kinds: jobKinds(flightSearchKind(orchestrator)), log, workerId: 'w-test' }) };
   }
 
   it('resumes a job another worker started: a resume notice instead of a second job_started, seq continuing', async () => {

@@ -3,7 +3,7 @@ import { createDatabase } from '../../shared/db/database.js';
 import { JobFailedError, ScraperError } from '../../shared/errors.js';
 import type { EventDraft, ScrapingEvent } from '../../shared/events.js';
 import { createLogger } from '../../shared/logger.js';
-import { SCRAPER_NAMES, type ScraperName } from '../../shared/scraper-names.js';
+import { SIM_SCRAPER_NAMES as SCRAPER_NAMES, type SimScraperName as ScraperName } from '../../shared/scraper-names.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
 import { dedupeFlights } from '../../worker/orchestrator/dedupe.js';
 import { FlightOrchestrator, type ScrapeAllInput } from '../../worker/orchestrator/orchestrator.js';
@@ -78,14 +78,14 @@ describe('FlightOrchestrator.scrapeAll', () => {
     const raw: ScrapedFlight[] = [];
     for (const scraper of simScrapers().values()) {
       for (const destination of ['BCN', 'LIS']) {
-        raw.push(...(await scraper.search({ origin: 'MUC', destination, departDate: '2026-12-20', returnDate: '2026-12-27', signal: new AbortController().signal })));
+        raw.push(...(await scraper.search({ origin: 'MUC', destination, departDate: '2026-12-20', returnDate: '2026-12-27', party: { adults: 2, children: 2 }, currency: 'EUR', signal: new AbortController().signal })));
       }
     }
     expect(result.flights).toEqual(dedupeFlights(raw));
     const resold = result.flights.filter((f) => f.airline === 'Ryanair');
     for (const flight of resold) {
       const offers = raw.filter((r) => r.outbound_flight_number === flight.outbound_flight_number && r.destination === flight.destination);
-      expect(flight.price).toBe(Math.min(...offers.map((o) => o.price)));
+      expect(flight.total_price).toBe(Math.min(...offers.map((o) => o.total_price)));
     }
   });
 

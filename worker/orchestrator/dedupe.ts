@@ -6,14 +6,19 @@ export const DEFAULT_DEDUPE_WINDOW_MINUTES = 30;
 const minutesOf = (time: string) => Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
 
 /** Cheapest first; ties broken by source and flight number so the winner never depends on arrival order. */
-function cheaperFirst(a: ScrapedFlight, b: ScrapedFlight): number {
-  return a.price - b.price || a.source.localeCompare(b.source) || a.outbound_flight_number.localeCompare(b.outbound_flight_number);
+export function cheaperFirst(a: ScrapedFlight, b: ScrapedFlight): number {
+  return (
+    a.total_price - b.total_price ||
+    a.source.localeCompare(b.source) ||
+    (a.outbound_flight_number ?? '').localeCompare(b.outbound_flight_number ?? '') ||
+    a.departure_time.localeCompare(b.departure_time)
+  );
 }
 
 /**
- * Merges the offers several sources return for one flight, keeping the cheapest.
+ * Merges the offers several sources return for one flight, keeping the cheapest (party total).
  *
- * Offers are the same flight when route, airline, departure date and return date match and their
+ * Offers are the same flight when route, airline (its IATA code), departure date and return date match and their
  * departure times lie within `windowMinutes` of the earliest departure of their group (sources
  * round or shift times a little). Grouping walks the departures in time order, so the result is
  * the same whatever order the offers came in: a job re-run after a crash saves the same rows.
@@ -23,7 +28,7 @@ function cheaperFirst(a: ScrapedFlight, b: ScrapedFlight): number {
 export function dedupeFlights(flights: readonly ScrapedFlight[], windowMinutes = DEFAULT_DEDUPE_WINDOW_MINUTES): ScrapedFlight[] {
   const groups = new Map<string, ScrapedFlight[]>();
   for (const flight of flights) {
-    const key = [flight.origin, flight.destination, flight.airline, flight.departure_date, flight.return_date ?? ''].join('|');
+    const key = [flight.origin, flight.destination, flight.airline_code, flight.departure_date, flight.return_date ?? ''].join('|');
     let group = groups.get(key);
     if (!group) groups.set(key, (group = []));
     group.push(flight);
