@@ -1,5 +1,6 @@
 import type { GatewayContext } from './context.js';
 import { registerClientScriptRoute } from './http/client-script.routes.js';
+import { registerFlightRoutes } from './http/flights.routes.js';
 import { registerHealthRoutes } from './http/health.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
 import { reply, sendError } from './http/responses.js';
@@ -12,6 +13,7 @@ export function createApp(ctx: GatewayContext): TemplatedApp {
   const app = uWS.App();
   registerScrapingSocket(app, ctx);
   registerJobRoutes(app, ctx);
+  registerFlightRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
   registerStaticRoutes(app);
   registerClientScriptRoute(app, ctx.log);

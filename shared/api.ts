@@ -140,6 +140,56 @@ export const jobStatusResponseSchema = z.object({
 });
 export type JobStatusResponse = z.infer<typeof jobStatusResponseSchema>;
 
+// --- GET /api/jobs/{job_id}/flights: a job's offers, cheapest party total first, page by page.
+export const FLIGHTS_PAGE_LIMIT = { default: 50, max: 200 } as const;
+export const flightsQuerySchema = z.strictObject({
+  sort: z.enum(['price'], { error: 'the only order is "price" (party total, cheapest first)' }).default('price'),
+  limit: z.coerce
+    .number('must be a number')
+    .int('must be a whole number')
+    .min(1, 'at least 1')
+    .max(FLIGHTS_PAGE_LIMIT.max, `at most ${FLIGHTS_PAGE_LIMIT.max}`)
+    .default(FLIGHTS_PAGE_LIMIT.default),
+  /** next_cursor of the previous page, as given. */
+  cursor: z.string().max(200).optional(),
+});
+export const flightOfferSchema = z.object({
+  offer_id: z.string(),
+  route: z.string(),
+  origin: z.string(),
+  destination: z.string(),
+  airline: z.string(),
+  airline_code: z.string(),
+  flight_number: z.string().nullable(),
+  return_flight_number: z.string().nullable(),
+  departure_date: z.string(),
+  departure_time: z.string(),
+  arrival_time: z.string().nullable(),
+  return_date: z.string().nullable(),
+  return_time: z.string().nullable(),
+  return_arrival_time: z.string().nullable(),
+  source: z.string(),
+  /** What one traveller pays. */
+  price_per_person: z.number(),
+  /** What the party (adults + children) pays: the order of the list. */
+  total_price: z.number(),
+  currency: z.string(),
+  adults: z.number().int(),
+  children: z.number().int(),
+  booking_url: z.string(),
+  seen_at: z.string(),
+});
+export const flightsPageSchema = z.object({
+  job_id: jobIdSchema,
+  sort: z.literal('price'),
+  items: z.array(flightOfferSchema),
+  /** Pass as `cursor` for the next page; null on the last one. */
+  next_cursor: z.string().nullable(),
+});
+export type FlightOffer = z.infer<typeof flightOfferSchema>;
+export type FlightsPage = z.infer<typeof flightsPageSchema>;
+// --- end of flights endpoint
+
 /** Every 4xx/5xx body: a stable code, a sentence, and per-field problems where there are some. */
 export const errorResponseSchema = z.object({
   error: z.object({

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { WebSocket } from 'ws';
+import { bestOffersOf, type BestOffer } from '../best-offers.js';
 import type { ScrapingEvent } from '../events.js';
+import { formatBestDeals } from './best-deals-lines.js';
 import { formatEventLine } from './event-line.js';
 import { JobStream } from './job-stream.js';
 import { LiveOutput } from './live-output.js';
@@ -39,7 +41,12 @@ async function watch(args: WatchArgs): Promise<number> {
     if (resync) output.note('earlier events of this job are no longer available; continuing from its current state');
     show(snapshot, true);
   });
-  stream.on('event', (event) => show(event));
+  // The job's best deals so far: the last event that carried them (results_updated, job_completed).
+  let best: BestOffer[] | null = null;
+  stream.on('event', (event) => {
+    best = bestOffersOf(event.metadata) ?? best;
+    show(event);
+  });
   stream.on('status', (status, detail) => {
     if (status === 'reconnecting') {
       const why = [detail.code !== undefined ? `closed ${detail.code}` : '', detail.reason ?? ''].filter(Boolean).join(': ');
@@ -52,6 +59,7 @@ async function watch(args: WatchArgs): Promise<number> {
 
   const end = await stream.start().finished();
   output.finish();
+  if (best) for (const line of formatBestDeals(best)) output.line(line);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (end) return end.status === 'completed' ? EXIT.completed : EXIT.failed;

@@ -83,3 +83,17 @@ describe('dedupeFlights', () => {
     }
   });
 });
+
+describe('dedupeFlights with return flights', () => {
+  it('keeps two return flights of one outbound as two offers, and merges one return flight sold twice', () => {
+    const early = offer({ source: 'wizzair', airline_code: 'W6', outbound_flight_number: null, return_flight_number: null, return_time: '06:00' });
+    const late = { ...early, return_time: '15:45' };
+    const resold = { ...early, source: 'sim-kiwi', return_time: '06:10', total_price: 390 };
+    const kept = dedupeFlights([late, early, resold]);
+    expect(kept.map((f) => [f.return_time, f.total_price])).toEqual([
+      ['06:10', 390],
+      ['15:45', 400],
+    ]);
+    expect(dedupeFlights([resold, late, early])).toEqual(kept);
+  });
+});

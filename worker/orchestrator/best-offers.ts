@@ -1,31 +1,11 @@
+import type { BestOffer } from '../../shared/best-offers.js';
 import type { ScrapedFlight } from '../scrapers/scraper.js';
 import { cheaperFirst } from './dedupe.js';
 
+export type { BestOffer };
+
 /** How many of a job's cheapest offers results_updated carries. */
 export const BEST_OFFERS = 5;
-
-/** One of a job's best deals as `metadata.best_offers` carries it (and the dashboard and CLI show it). */
-export interface BestOffer {
-  route: string;
-  origin: string;
-  destination: string;
-  departure_date: string;
-  departure_time: string;
-  arrival_time: string | null;
-  return_date: string | null;
-  return_time: string | null;
-  return_arrival_time: string | null;
-  airline: string;
-  airline_code: string;
-  flight_number: string | null;
-  return_flight_number: string | null;
-  source: string;
-  price_per_person: number;
-  /** What the whole party pays; offers are ranked by it. */
-  total_price: number;
-  currency: string;
-  booking_url: string;
-}
 
 export function bestOffers(flights: readonly ScrapedFlight[], count = BEST_OFFERS): BestOffer[] {
   return [...flights]
