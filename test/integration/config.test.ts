@@ -19,6 +19,15 @@ describe('loadConfig', () => {
     expect(config.sources.sim).toMatchObject({ failing: ['sim-kiwi', 'sim-wizzair'], failureRate: 0.25 });
   });
 
+  it('gives each fare source its own namespace, and enables kiwi only with a key', () => {
+    const config = loadConfig({ RYANAIR_BASE_URL: 'http://127.0.0.1:9/', WIZZAIR_API_VERSION: '28.1.0', SCRAPERS: 'ryanair,kiwi', KIWI_API_KEY: 'k-12345678' });
+    expect(config.sources.ryanair).toEqual({ baseUrl: 'http://127.0.0.1:9', ratePerSecond: 2 });
+    expect(config.sources.wizzair).toMatchObject({ baseUrl: 'https://be.wizzair.com', apiVersion: '28.1.0' });
+    expect(config.sources.kiwi).toMatchObject({ apiKey: 'k-12345678', baseUrl: 'https://api.tequila.kiwi.com' });
+    expect(config.worker.scrapers).toEqual(['ryanair', 'kiwi']);
+    expect(() => loadConfig({ SCRAPERS: 'ryanair,kiwi' })).toThrow(/SCRAPERS\.1: kiwi needs a Tequila API key/);
+  });
+
   it('names every bad variable in one error', () => {
     const error = (() => {
       try {
