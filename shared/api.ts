@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { jobIdSchema, JOB_STATUSES, MAX_JOB_ID } from './events.js';
-import { SCRAPER_NAMES } from './scraper-names.js';
+import { SCRAPER_NAMES, SIM_SCRAPER_NAMES } from './scraper-names.js';
 
 const JOB_ID_PATH = /^\d{1,10}$/;
 
@@ -82,7 +82,8 @@ export const createJobRequestSchema = z
   })
   .superRefine((body, ctx) => {
     const routes = body.origins.length * body.destinations.length;
-    const tasks = routes * body.date_ranges.length * (body.scrapers?.length ?? SCRAPER_NAMES.length);
+    // Without scrapers the job gets the SCRAPERS setting, by default the four simulated sources.
+    const tasks = routes * body.date_ranges.length * (body.scrapers?.length ?? SIM_SCRAPER_NAMES.length);
     if (tasks > JOB_LIMITS.maxTasks) {
       ctx.addIssue({
         code: 'custom',

@@ -191,3 +191,75 @@ describe('FlightOrchestrator.scrapeAll', () => {
     expect(events()).toEqual([]);
   });
 });
+
+describe('FlightOrchestrator best deals and currency', () => {
+  /** A source that answers one fixed offer (after `delayMs`), in `currency`, at `total` for the party. */
+  const fixed = (name: string, total: number, delayMs: number, over: Partial<ScrapedFlight> = {}): Scraper => ({
+    name,
+    async search(req: SearchRequest) {
+      await new Promise((r) => setTimeout(r, delayMs));
+      return [
+        {
+          origin: req.origin,
+          destination: req.destination,
+          airline: 'Ryanair',
+          airline_code: 'FR',
+          outbound_flight_number: 'FR100',
+          return_flight_number: 'FR101',
+          departure_date: req.departDate,
+          departure_time: '10:00',
+          arrival_time: '12:00',
+          return_date: req.returnDate,
+          return_time: '18:00',
+          return_arrival_time: '20:00',
+          price_per_person: total / 4,
+          total_price: total,
+          currency: req.currency,
+          source: name,
+          booking_url: `https://example.invalid/${name}`,
+          ...over,
+        },
+      ];
+    },
+  });
+
+  it('announces the top again when a cheaper source of the same flight arrives, though the count stays', async () => {
+    const scrapers = new Map<string, Scraper>([
+      ['first', fixed('first', 400, 0)],
+      ['cheaper', fixed('cheaper', 360, 30)],
+    ]);
+    const { orchestrator, input, events } = setup({ scrapers, concurrency: 2 });
+    const result = await orchestrator.scrapeAll({ ...input, destinations: ['BCN'] });
+    const updates = ofType(events(), 'results_updated');
+    expect(updates.map((e) => [e.results_count, (e.metadata.best_offers as { total_price: number; source: string }[]).map((o) => [o.total_price, o.source])])).toEqual([
+      [1, [[400, 'first']]],
+      [1, [[360, 'cheaper']]],
+    ]);
+    expect(updates[1]!.message).toBe('1 unique flights found so far; cheapest 360.00 EUR for the party (MUC→BCN, cheaper)');
+    expect(result.bestOffers.map((o) => o.booking_url)).toEqual(['https://example.invalid/cheaper']);
+  });
+
+  it('keeps only offers in the job currency; others are counted, never converted', async () => {
+    const usd: Scraper = { name: 'usd', search: async (req) => (await fixed('usd', 300, 0).search(req)).map((o) => ({ ...o, currency: 'USD' })) };
+    const scrapers = new Map<string, Scraper>([['usd', usd], ['eur', fixed('eur', 500, 10, { departure_time: '15:00' })]]);
+    const { orchestrator, input, events } = setup({ scrapers, concurrency: 1 });
+    const result = await orchestrator.scrapeAll({ ...input, destinations: ['BCN'], currency: 'EUR' });
+    expect(result.flights.map((f) => [f.source, f.currency, f.total_price])).toEqual([['eur', 'EUR', 500]]);
+    expect(ofType(events(), 'scraper_completed').map((e) => [e.metadata.scraper, e.metadata.results_count, e.metadata.other_currency])).toEqual([
+      ['usd', 0, 1],
+      ['eur', 1, undefined],
+    ]);
+  });
+
+  it('keeps at most five best offers, cheapest party total first', async () => {
+    const { orchestrator, input, events } = setup({ scrapers: simScrapers() });
+    const result = await orchestrator.scrapeAll(input);
+    for (const update of ofType(events(), 'results_updated')) {
+      const totals = (update.metadata.best_offers as { total_price: number }[]).map((o) => o.total_price);
+      expect(totals.length).toBeLessThanOrEqual(5);
+      expect(totals).toEqual([...totals].sort((a, b) => a - b));
+    }
+    const cheapest = [...result.flights].sort((a, b) => a.total_price - b.total_price).slice(0, 5).map((f) => f.total_price);
+    expect(result.bestOffers.map((o) => o.total_price)).toEqual(cheapest);
+  });
+});

@@ -153,7 +153,11 @@ export class FlightOrchestrator {
           if (unique.length > before || signature !== bestSignature) {
             best = top;
             bestSignature = signature;
-            emits.push(progress.emitResultsUpdated({ resultsCount: unique.length, metadata: { best_offers: top, currency } }));
+            const cheapest = top[0];
+            const message = cheapest
+              ? `${unique.length} unique flights found so far; cheapest ${cheapest.total_price.toFixed(2)} ${currency} for the party (${cheapest.route}, ${cheapest.source})`
+              : undefined;
+            emits.push(progress.emitResultsUpdated({ resultsCount: unique.length, message, metadata: { best_offers: top, currency } }));
           }
         } else {
           failures.push({ ...task.ref, ...failure! });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SourcesConfig } from '../../shared/sources-config.js';
 import { dayMonthYear, localDateTime, splitLocal } from './http/local-time.js';
 import type { SourceHttp } from './http/source-http.js';
-import { partyPrices, travellers } from './party-price.js';
+import { partyPrices } from './party-price.js';
 import type { SourceFactory } from './registry.js';
 import type { ScrapedFlight, Scraper, SearchRequest } from './scraper.js';
 
@@ -91,7 +91,7 @@ export class KiwiScraper implements Scraper {
       return_time: returning?.time ?? null,
       return_arrival_time: inbound.length ? splitLocal(inbound.at(-1)!.local_arrival).time : null,
       // Tequila's price is the itinerary's for every passenger asked for.
-      ...partyPrices(itinerary.price, travellers(request.party) > 0 ? 'party' : 'per_person', request.party),
+      ...partyPrices(itinerary.price, 'party', request.party),
       currency,
       source: this.name,
       booking_url: itinerary.deep_link,
