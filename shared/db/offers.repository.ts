@@ -28,12 +28,12 @@ const IDENTITY = ['source', 'origin', 'destination', 'departure_date', 'departur
 const identityOf = (o: Record<(typeof IDENTITY)[number], string | null>) => IDENTITY.map((c) => o[c] ?? '').join('|');
 
 /**
- * Stores what a job found, in one transaction per batch: each offer once (an offer another job
- * already stored is only marked seen again), and this job's observation of it (its prices, for
- * its party, with its booking link). Another job's observations are never touched, so a job's
- * results never change because another job ran. Idempotent per job: saving again (a retried job)
- * updates the job's own observations. The offers must be unique by identity. Returns how many
- * offers the job holds.
+ * Stores what a job found, in one transaction: each offer once (an offer another job already
+ * stored is only marked seen again), and this job's observation of it (its prices, for its party,
+ * with its booking link). Another job's observations are never touched, so a job's results never
+ * change because another job ran. Saving again for the same job (a retried or resumed job)
+ * replaces its observations with the new ones: a job holds what its last complete run found. The
+ * offers must be unique by identity. Returns how many offers the job holds.
  */
 export async function saveJobOffers(
   db: Kysely<Database>,
@@ -42,71 +42,82 @@ export async function saveJobOffers(
   party: { adults: number; children: number },
   seenAt: Date,
 ): Promise<number> {
-  for (let i = 0; i < offers.length; i += BATCH_SIZE) {
-    const batch = offers.slice(i, i + BATCH_SIZE);
-    await db.transaction().execute(async (trx) => {
-      const stored = await trx
-        .insertInto('offers')
-        .values(
-          batch.map((o) => ({
-            source: o.source,
-            origin: o.origin,
-            destination: o.destination,
-            airline: o.airline,
-            airline_code: o.airline_code,
-            outbound_flight_number: o.outbound_flight_number,
-            return_flight_number: o.return_flight_number,
-            departure_date: o.departure_date,
-            departure_time: o.departure_time,
-            arrival_time: o.arrival_time,
-            return_date: o.return_date,
-            return_time: o.return_time,
-            return_arrival_time: o.return_arrival_time,
-            first_seen_at: seenAt,
-            last_seen_at: seenAt,
-          })),
-        )
-        .onConflict((oc) =>
-          oc.constraint('offers_identity').doUpdateSet({
-            airline: sql`excluded.airline`,
-            airline_code: sql`excluded.airline_code`,
-            arrival_time: sql`coalesce(excluded.arrival_time, offers.arrival_time)`,
-            return_arrival_time: sql`coalesce(excluded.return_arrival_time, offers.return_arrival_time)`,
-            last_seen_at: sql`greatest(offers.last_seen_at, excluded.last_seen_at)`,
-          }),
-        )
-        .returning(['id', ...IDENTITY])
-        .execute();
-      // RETURNING's order is not promised: match rows back by identity.
-      const idOf = new Map(stored.map((row) => [identityOf(row), row.id]));
-      await trx
-        .insertInto('job_offers')
-        .values(
-          batch.map((o) => ({
-            job_id: jobId,
-            offer_id: idOf.get(identityOf(o))!,
-            price_per_person: o.price_per_person,
-            total_price: o.total_price,
-            currency: o.currency,
-            adults: party.adults,
-            children: party.children,
-            booking_url: o.booking_url,
-            seen_at: seenAt,
-          })),
-        )
-        .onConflict((oc) =>
-          oc.columns(['job_id', 'offer_id']).doUpdateSet({
-            price_per_person: sql`excluded.price_per_person`,
-            total_price: sql`excluded.total_price`,
-            currency: sql`excluded.currency`,
-            booking_url: sql`excluded.booking_url`,
-            seen_at: sql`excluded.seen_at`,
-          }),
-        )
-        .execute();
-    });
-  }
+  await db.transaction().execute(async (trx) => {
+    for (let i = 0; i < offers.length; i += BATCH_SIZE) await saveBatch(trx, jobId, offers.slice(i, i + BATCH_SIZE), party, seenAt);
+    // What an earlier run of this job saw and this one did not.
+    await trx.deleteFrom('job_offers').where('job_id', '=', jobId).where('seen_at', '<', seenAt).execute();
+  });
   return countOffersOfJob(db, jobId);
+}
+
+async function saveBatch(
+  trx: Kysely<Database>,
+  jobId: number,
+  batch: readonly OfferObservation[],
+  party: { adults: number; children: number },
+  seenAt: Date,
+): Promise<void> {
+  const stored = await trx
+    .insertInto('offers')
+    .values(
+      batch.map((o) => ({
+        source: o.source,
+        origin: o.origin,
+        destination: o.destination,
+        airline: o.airline,
+        airline_code: o.airline_code,
+        outbound_flight_number: o.outbound_flight_number,
+        return_flight_number: o.return_flight_number,
+        departure_date: o.departure_date,
+        departure_time: o.departure_time,
+        arrival_time: o.arrival_time,
+        return_date: o.return_date,
+        return_time: o.return_time,
+        return_arrival_time: o.return_arrival_time,
+        first_seen_at: seenAt,
+        last_seen_at: seenAt,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.constraint('offers_identity').doUpdateSet({
+        airline: sql`excluded.airline`,
+        airline_code: sql`excluded.airline_code`,
+        arrival_time: sql`coalesce(excluded.arrival_time, offers.arrival_time)`,
+        return_arrival_time: sql`coalesce(excluded.return_arrival_time, offers.return_arrival_time)`,
+        last_seen_at: sql`greatest(offers.last_seen_at, excluded.last_seen_at)`,
+      }),
+    )
+    .returning(['id', ...IDENTITY])
+    .execute();
+  // RETURNING's order is not promised: match rows back by identity.
+  const idOf = new Map(stored.map((row) => [identityOf(row), row.id]));
+  await trx
+    .insertInto('job_offers')
+    .values(
+      batch.map((o) => ({
+        job_id: jobId,
+        offer_id: idOf.get(identityOf(o))!,
+        price_per_person: o.price_per_person,
+        total_price: o.total_price,
+        currency: o.currency,
+        adults: party.adults,
+        children: party.children,
+        booking_url: o.booking_url,
+        seen_at: seenAt,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['job_id', 'offer_id']).doUpdateSet({
+        price_per_person: sql`excluded.price_per_person`,
+        total_price: sql`excluded.total_price`,
+        currency: sql`excluded.currency`,
+        adults: sql`excluded.adults`,
+        children: sql`excluded.children`,
+        booking_url: sql`excluded.booking_url`,
+        seen_at: sql`excluded.seen_at`,
+      }),
+    )
+    .execute();
 }
 
 export async function countOffersOfJob(db: Kysely<Database>, jobId: number): Promise<number> {

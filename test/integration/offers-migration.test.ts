@@ -65,5 +65,10 @@ describe('migration 0003-offers', () => {
     expect(ids[0]).toBe('10');
     expect(Number(ids[1])).toBeGreaterThan(12); // the sequence continues after the carried ids
     expect((await pageJobOffers(t.db, 1, { limit: 10, after: null })).map((o) => o.total_price)).toEqual(['359.96', '482.00']); // job 1 unchanged
+
+    // Job 3 run again (a retry) finds one of the two: it holds what its last run found.
+    expect(await saveJobOffers(t.db, 3, [again], { adults: 2, children: 1 }, new Date(Date.now() + 1000))).toBe(1);
+    expect((await pageJobOffers(t.db, 3, { limit: 10, after: null })).map((o) => o.offer_id)).toEqual(['10']);
+    expect(await countOffersOfJob(t.db, 1)).toBe(2);
   });
 });
