@@ -38,8 +38,8 @@ export interface JobRunResult {
  * UnrecoverableError so BullMQ does not retry it; anything else (Redis or Postgres away) is
  * rethrown so BullMQ retries with backoff, and on the last attempt the row is marked failed
  * first. A job re-run after a crash or a retry runs again from the start: kinds' runs are
- * repeatable (the flight search's sources are deterministic or re-searched, and its saving is
- * idempotent), so it ends with the same rows.
+ * repeatable (the flight search searches again and its save replaces what an earlier run of the
+ * job stored), so a job ends with one set of results, never two.
  */
 export class JobRun {
   private readonly log: Logger;
@@ -93,7 +93,7 @@ export class JobRun {
       await this.tracker.emitJobProgress({
         progress: 0,
         resultsCount: 0,
-        message: `Job resumed by worker ${workerId} (attempt ${this.attempt}); searching again`,
+        message: `Job resumed by worker ${workerId} (attempt ${this.attempt}); running it again`,
         metadata: { resumed: true, worker: workerId, attempt: this.attempt },
       });
     } else {
