@@ -3,6 +3,7 @@ import { registerClientScriptRoute } from './http/client-script.routes.js';
 import { registerFlightRoutes } from './http/flights.routes.js';
 import { registerHealthRoutes } from './http/health.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
+import { registerMetricsRoute } from './http/metrics.routes.js';
 import { reply, sendError } from './http/responses.js';
 import { registerStaticRoutes } from './http/static.routes.js';
 import { uWS, type TemplatedApp } from './uws.js';
@@ -15,6 +16,7 @@ export function createApp(ctx: GatewayContext): TemplatedApp {
   registerJobRoutes(app, ctx);
   registerFlightRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
+  registerMetricsRoute(app, ctx);
   registerStaticRoutes(app);
   registerClientScriptRoute(app, ctx.log);
   app.any('/*', (res, req) => {

@@ -6,6 +6,7 @@ import type { Database } from '../shared/db/database.js';
 import type { Logger } from '../shared/logger.js';
 import type { ScrapeJobData } from '../shared/queue.js';
 import type { JobEventLog } from '../shared/redis/job-event-log.js';
+import type { GatewayMetrics } from './metrics.js';
 import type { EventSubscriber } from './ws/event-subscriber.js';
 import type { JobChannels } from './ws/job-channels.js';
 
@@ -20,6 +21,7 @@ export interface GatewayContext {
   subscriber: EventSubscriber;
   eventLog: JobEventLog;
   channels: JobChannels;
+  metrics: GatewayMetrics;
   uws: { native: boolean; binary: string | null };
   /** Mutable gateway state. */
   state: GatewayState;

@@ -11,7 +11,9 @@ import { loadConfigOrExit } from '../shared/startup.js';
 import { createApp } from './app.js';
 import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
+import { GatewayMetrics } from './metrics.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
+import { closeGradually } from './ws/drain.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
 
@@ -41,7 +43,12 @@ const queue = createScrapeQueue(config, queueConnection);
 const eventLog = new JobEventLog(redis, keys, config.history);
 
 let app: TemplatedApp | undefined;
-const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => app?.publish(topic, payload, false), log);
+const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => {
+  app?.publish(topic, payload, false);
+  metrics.delivered(payload);
+}, log);
+const state = { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() };
+const metrics = new GatewayMetrics({ state, channels, redis, subscriber, config });
 const ctx: GatewayContext = {
   config,
   log,
@@ -52,7 +59,8 @@ const ctx: GatewayContext = {
   eventLog,
   channels,
   uws,
-  state: { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() },
+  metrics,
+  state,
 };
 app = createApp(ctx);
 // A SUBSCRIBE queued before the connection's ready check would turn it into a subscriber too
@@ -79,8 +87,10 @@ function shutdown(signal: string): Promise<void> {
     log.info({ signal, connections: ctx.state.connections }, 'draining');
     ctx.state.draining = true;
     uWS.us_listen_socket_close(listenSocket);
-    channels.closeAll(CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     const deadline = Date.now() + config.gateway.drainTimeoutSeconds * 1000;
+    // Spread over the drain window less a second for the last ones to leave.
+    const spreadMs = Math.max(0, config.gateway.drainTimeoutSeconds * 1000 - 1000);
+    await closeGradually(channels.sockets(), spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
     await Promise.allSettled([queue.close(), db.destroy()]);
     redis.disconnect();

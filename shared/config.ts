@@ -57,6 +57,9 @@ const envSchema = z.object({
   HISTORY_MAX_EVENTS: int(10, 1_000_000).default(10_000),
   /** How long a job's history and live state stay in Redis after it ends. */
   HISTORY_RETENTION_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
+
+  /** Port of the worker's Prometheus endpoint (GET /metrics, on HOST); unset: none; 0: any free port. */
+  METRICS_PORT: int(0, 65535).optional(),
 }).superRefine(checkSourcesEnabled);
 
 export type Config = ReturnType<typeof toConfig>;
@@ -88,6 +91,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
       backoffMs: env.JOB_BACKOFF_MS,
       lockDurationMs: env.JOB_LOCK_DURATION_MS,
       stalledIntervalMs: env.JOB_STALLED_INTERVAL_MS,
+      metricsHost: env.HOST,
+      metricsPort: env.METRICS_PORT ?? null,
     },
     sources: toSourcesConfig(env),
     history: {

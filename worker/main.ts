@@ -21,7 +21,7 @@ try {
 
 // Test helpers and operators wait for exactly this message.
 log.info(
-  { workerId: worker.id, queue: config.queueName, concurrency: config.worker.concurrency, scrapers: config.worker.scrapers },
+  { workerId: worker.id, metricsPort: worker.metricsPort, queue: config.queueName, concurrency: config.worker.concurrency, scrapers: config.worker.scrapers },
   'worker ready',
 );
 

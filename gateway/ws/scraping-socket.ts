@@ -61,15 +61,18 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
             })
           : null;
       if (state.draining) {
+        ctx.metrics.upgrade('draining');
         sendError(immediate(res), 503, 'DRAINING', 'gateway is shutting down; connect again');
         return;
       }
       if (parsed && !parsed.success) {
         const problem = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        ctx.metrics.upgrade('bad_request');
         sendError(immediate(res), 400, 'BAD_REQUEST', problem);
         return;
       }
       if (origin && allowed.size > 0 && !allowed.has(origin)) {
+        ctx.metrics.upgrade('forbidden');
         sendError(immediate(res), 403, 'ORIGIN_NOT_ALLOWED', `origin ${origin} is not allowed`);
         return;
       }
@@ -81,6 +84,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
         if (last_seq !== undefined) resume = { lastSeq: last_seq, epoch: epoch ?? null };
       }
       const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, jobId, resume, settings) };
+      ctx.metrics.upgrade('accepted');
       res.upgrade(data, key, protocol, extensions, context);
     },
 
