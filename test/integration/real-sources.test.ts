@@ -183,6 +183,15 @@ describe('real fare sources against fixture servers', () => {
     }
   });
 
+  it('the flights endpoint refuses what it cannot page: an unknown job, a bad limit, sort or cursor', async () => {
+    expect((await httpJson(`${base}/api/jobs/999999/flights`)).status).toBe(404);
+    expect((await httpJson(`${base}/api/jobs/abc/flights`)).body.error.code).toBe('BAD_JOB_ID');
+    for (const [query, field] of [['limit=0', 'limit'], ['limit=201', 'limit'], ['sort=departure', 'sort'], ['cursor=bm90LWEtY3Vyc29y', 'cursor'], ['page=2', '(body)']]) {
+      const { status, body } = await httpJson(`${base}/api/jobs/1/flights?${query}`);
+      expect([query, status, Object.keys(body.error.fields ?? {})]).toEqual([query, 400, [field]]);
+    }
+  });
+
   it('refuses a kiwi job at enqueue when the gateway has no Kiwi key', async () => {
     const jobs = () => pg.db.selectFrom('scraping_jobs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
     const before = Number((await jobs()).n);
