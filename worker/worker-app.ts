@@ -60,6 +60,8 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
 
     const metrics = config.worker.metricsPort === null ? null : await startMetrics(config, log, id, closers);
     const scrapers = createScrapers({ config: config.sources, redis: eventsRedis, keys, log });
+    // Which sources this worker can search (kiwi only with its key), for whoever reads the logs.
+    log.info({ sources: [...scrapers.keys()] }, 'fare sources enabled');
     const orchestrator = new FlightOrchestrator({
       scrapers: metrics ? new Map([...scrapers].map(([name, scraper]) => [name, metrics.measured(scraper)])) : scrapers,
       db,
