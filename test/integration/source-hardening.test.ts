@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { insertPendingJob } from '../../shared/db/jobs.repository.js';
 import { enqueueScrape } from '../../shared/queue.js';
 import { FareFixtureServer, fixtureJson, fixtureText, type FixtureAnswer, type RecordedRequest } from '../helpers/fare-fixtures.js';
@@ -67,16 +67,19 @@ describe('hardened sources: rate limits, retries and failures, with worker proce
       SOURCE_BACKOFF_MAX_MS: '50',
       WORKER_CONCURRENCY: '1',
       ORCHESTRATOR_CONCURRENCY: '6',
+      METRICS_PORT: '0',
+      HOST: '127.0.0.1',
     });
   });
 
+  afterEach(() => f?.killAll());
   afterAll(async () => {
     await f?.close();
     await fixture?.close();
   });
 
   it('a malformed, changed, failing, silent or refusing source ends its task as scraper_failed with the right failure; no row comes from it', async () => {
-    await f.start('worker');
+    const worker = await f.start('worker');
     const job = await insertPendingJob(f.pg.db, { origins: ['VIE'], destinations: ['BCN', 'LIS', 'OPO', 'MAD', 'AGP', 'FAO'], date_ranges: DATES, scrapers: ['wizzair'] });
     await enqueueScrape(f.queue, job.id);
     // Five of six tasks failed: under the default threshold (only all failing fails a job) it completes.
@@ -95,13 +98,18 @@ describe('hardened sources: rate limits, retries and failures, with worker proce
     const asked = (to: string) => fixture.requests.filter((r) => (r.body as { flightList?: { arrivalStation: string }[] })?.flightList?.[0]?.arrivalStation === to).length;
     expect(['BCN', 'LIS', 'OPO', 'MAD', 'AGP', 'FAO'].map(asked)).toEqual([1, 1, 1, 3, 3, 1]);
 
+    // Operators see the same on the worker's metrics.
+    const ready = await worker.waitForLog('worker ready');
+    const metrics = await (await fetch(`http://127.0.0.1:${Number(ready.metricsPort)}/metrics`)).text();
+    const calls = (outcome: string) => Number(new RegExp(`^scout_worker_scraper_calls_total\\{source="wizzair",outcome="${outcome}"[^}]*\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(['ok', 'bad_response', 'unavailable', 'timeout', 'blocked', 'rate_limited'].map(calls)).toEqual([1, 2, 1, 1, 1, 0]);
+
     // Only the good answer's offers exist, in this job and at all.
     const stored = await f.pg.db.selectFrom('offers').select(['destination', 'source']).execute();
     expect(stored).toEqual([
       { destination: 'BCN', source: 'wizzair' },
       { destination: 'BCN', source: 'wizzair' },
     ]);
-    await f.killAll();
   });
 
   it('429 with Retry-After twice, then 200: both jobs succeed, the retries waited, and two workers together kept to the per-source rate', async () => {
