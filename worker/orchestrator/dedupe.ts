@@ -43,7 +43,10 @@ function clusters(offers: ScrapedFlight[], time: (f: ScrapedFlight) => string | 
  * return flights of one outbound stay two offers) and their departure times too (sources round
  * or shift times a little). Each clustering walks times in order, so the result is the same
  * whatever order the offers came in: a job re-run after a crash saves the same rows. Times are
- * compared within one date: flights either side of midnight are never merged.
+ * compared within one date: flights either side of midnight are never merged. One clustering is
+ * a minimal cover, so adding offers never lowers its count; across the two, an added offer that
+ * regroups return times could merge two offers it did not add, which needs one airline's return
+ * flights spread over more than a window and resold at shifted times.
  */
 export function dedupeFlights(flights: readonly ScrapedFlight[], windowMinutes = DEFAULT_DEDUPE_WINDOW_MINUTES): ScrapedFlight[] {
   const groups = new Map<string, ScrapedFlight[]>();
