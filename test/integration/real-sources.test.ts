@@ -186,6 +186,8 @@ describe('real fare sources against fixture servers', () => {
   it('the flights endpoint refuses what it cannot page: an unknown job, a bad limit, sort or cursor', async () => {
     expect((await httpJson(`${base}/api/jobs/999999/flights`)).status).toBe(404);
     expect((await httpJson(`${base}/api/jobs/abc/flights`)).body.error.code).toBe('BAD_JOB_ID');
+    const post = await fetch(`${base}/api/jobs/1/flights`, { method: 'POST' });
+    expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET']);
     for (const [query, field] of [['limit=0', 'limit'], ['limit=201', 'limit'], ['sort=departure', 'sort'], ['cursor=bm90LWEtY3Vyc29y', 'cursor'], ['page=2', '(body)']]) {
       const { status, body } = await httpJson(`${base}/api/jobs/1/flights?${query}`);
       expect([query, status, Object.keys(body.error.fields ?? {})]).toEqual([query, 400, [field]]);
