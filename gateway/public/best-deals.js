@@ -5,8 +5,10 @@
 const COLUMNS = ['Total', 'Per person', 'Route', 'Outbound', 'Return', 'Flight', 'Source', 'Book'];
 
 export class BestDeals {
-  constructor(slot) {
+  /** `label` names a source as the rest of the page does (e.g. "Wizz Air" for sim-wizzair). */
+  constructor(slot, { label = (source) => source } = {}) {
     this.slot = slot;
+    this.label = label;
     this.slot.classList.add('best-deals');
     const title = document.createElement('h3');
     title.id = 'best-deals-title';
@@ -81,7 +83,7 @@ export class BestDeals {
       when(offer.departure_date, offer.departure_time, offer.arrival_time),
       when(offer.return_date, offer.return_time, offer.return_arrival_time),
       offer.flight_number ?? offer.airline_code,
-      offer.source,
+      this.label(offer.source),
     ];
     texts.forEach((text, i) => {
       if (row.cells[i].textContent !== text) row.cells[i].textContent = text;

@@ -5,7 +5,7 @@ import { BestDeals } from './best-deals.js';
 import { JobView } from './job-view.js';
 
 const view = new JobView(document.getElementById('job'));
-const deals = new BestDeals(document.getElementById('best-deals'));
+const deals = new BestDeals(document.getElementById('best-deals'), { label: (source) => view.label(source) });
 const searchForm = document.getElementById('search-form');
 const watchForm = document.getElementById('watch-form');
 let current = null;

@@ -88,6 +88,8 @@ describe('best deals on the dashboard, in headless Chromium', () => {
     expect(cells.map((c) => c[0])).toEqual(best.map((o) => `${o.total_price.toFixed(2)} EUR`));
     expect(cells.map((c) => c[1])).toEqual(best.map((o) => `${o.price_per_person.toFixed(2)} EUR`));
     expect(cells.map((c) => c[2])).toEqual(best.map((o) => o.route));
+    const labels: Record<string, string> = { 'sim-ryanair': 'Ryanair', 'sim-wizzair': 'Wizz Air', 'sim-skyscanner': 'Skyscanner', 'sim-kiwi': 'Kiwi.com' };
+    expect(cells.map((c) => c[6])).toEqual(best.map((o) => labels[o.source]));
     const totals = best.map((o) => o.total_price);
     expect(totals).toEqual([...totals].sort((a, b) => a - b));
     const links = await page.locator('#best-deals-rows a').evaluateAll((as) => as.map((a) => [(a as HTMLAnchorElement).href, (a as HTMLAnchorElement).target]));
