@@ -114,6 +114,9 @@ describe('real fare sources against fixture servers', () => {
     expect(pages).toBe(3);
     expect(items.map((o) => o.total_price)).toEqual(EXPECTED.map((o) => o.total_price));
     expect(items.map(dropSeen).sort((a, b) => sortKey(a).localeCompare(sortKey(b)))).toEqual(EXPECTED);
+    // Pages of one split the ties across pages: the same list, nothing twice, nothing missed.
+    const single = await allFlights(jobId, 1);
+    expect([single.pages, single.items.map((o) => o.offer_id)]).toEqual([6, items.map((o) => o.offer_id)]);
 
     // The requests were the documented ones: dates, currency, party.
     const ryan = fixture.requests.filter((r) => r.path === '/farfnd/v4/roundTripFares');
