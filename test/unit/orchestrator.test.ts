@@ -87,12 +87,12 @@ describe('FlightOrchestrator.scrapeAll', () => {
     for (const kept of result.flights) expect(raw).toContainEqual(kept);
     const minutes = (time: string) => Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
     const sameTrip = (a: ScrapedFlight, b: ScrapedFlight) =>
-      a.origin === b.origin && a.destination === b.destination && a.airline === b.airline && a.departure_date === b.departure_date && a.return_date === b.return_date;
+      a.origin === b.origin && a.destination === b.destination && a.airline_code === b.airline_code && a.departure_date === b.departure_date && a.return_date === b.return_date;
     for (const offer of raw) {
       const covers = result.flights.filter(
-        (kept) => sameTrip(kept, offer) && Math.abs(minutes(kept.departure_time) - minutes(offer.departure_time)) <= DEFAULT_DEDUPE_WINDOW_MINUTES && kept.price <= offer.price,
+        (kept) => sameTrip(kept, offer) && Math.abs(minutes(kept.departure_time) - minutes(offer.departure_time)) <= DEFAULT_DEDUPE_WINDOW_MINUTES && kept.total_price <= offer.total_price,
       );
-      expect(covers.length, `offer ${offer.source} ${offer.outbound_flight_number} ${offer.departure_time} at ${offer.price}`).toBeGreaterThan(0);
+      expect(covers.length, `offer ${offer.source} ${offer.outbound_flight_number} ${offer.departure_time} at ${offer.total_price}`).toBeGreaterThan(0);
     }
     const resold = result.flights.filter((f) => f.airline === 'Ryanair');
     expect(resold.length, 'the sim sources resell Ryanair flights: the loop below must run').toBeGreaterThan(0);
