@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { SCRAPER_NAMES } from './scraper-names.js';
+import { SCRAPER_NAMES, SIM_SCRAPER_NAMES } from './scraper-names.js';
+import { checkSourcesEnabled, sourceEnv, toSourcesConfig } from './sources-config.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const positiveMs = int(1, 24 * 3600 * 1000);
@@ -45,14 +46,7 @@ const envSchema = z.object({
   /** Default scrapers of a job that names none. */
   SCRAPERS: commaList
     .pipe(z.array(z.enum(SCRAPER_NAMES)).min(1, 'name at least one scraper'))
-    .default([...SCRAPER_NAMES]),
-  SCRAPER_LATENCY_MS: int(0, 600_000).default(400),
-  SCRAPER_FAILURE_RATE: fraction.default(0),
-  /**
-   * Simulated scrapers that fail every search, e.g. "sim-kiwi,sim-wizzair": lets tests and demos
-   * show a failing fare source deterministically. Empty (the default) forces no failure.
-   */
-  SIM_FAILING_SCRAPERS: commaList.pipe(z.array(z.enum(SCRAPER_NAMES))).default([]),
+    .default([...SIM_SCRAPER_NAMES]),
   /** A job fails when more than this share of its tasks failed (1 = only when every task failed). */
   JOB_FAILURE_THRESHOLD: fraction.default(1),
   JOB_ATTEMPTS: int(1, 100).default(3),
@@ -61,6 +55,8 @@ const envSchema = z.object({
   JOB_LOCK_DURATION_MS: positiveMs.default(30_000),
   JOB_STALLED_INTERVAL_MS: positiveMs.default(30_000),
 
+  ...sourceEnv,
+
   /** Events kept per job for resume; older ones get a resync snapshot instead. */
   HISTORY_MAX_EVENTS: int(10, 1_000_000).default(10_000),
   /** How long a job's history and live state stay in Redis after it ends. */
@@ -68,7 +64,7 @@ const envSchema = z.object({
 
   /** Port of the worker's Prometheus endpoint (GET /metrics, on HOST); unset: none; 0: any free port. */
   METRICS_PORT: int(0, 65535).optional(),
-});
+}).superRefine(checkSourcesEnabled);
 
 export type Config = ReturnType<typeof toConfig>;
 
@@ -96,9 +92,6 @@ function toConfig(env: z.infer<typeof envSchema>) {
       concurrency: env.WORKER_CONCURRENCY,
       orchestratorConcurrency: env.ORCHESTRATOR_CONCURRENCY,
       scrapers: env.SCRAPERS,
-      scraperLatencyMs: env.SCRAPER_LATENCY_MS,
-      scraperFailureRate: env.SCRAPER_FAILURE_RATE,
-      simFailingScrapers: env.SIM_FAILING_SCRAPERS,
       jobFailureThreshold: env.JOB_FAILURE_THRESHOLD,
       attempts: env.JOB_ATTEMPTS,
       backoffMs: env.JOB_BACKOFF_MS,
@@ -107,6 +100,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
       metricsHost: env.HOST,
       metricsPort: env.METRICS_PORT ?? null,
     },
+    sources: toSourcesConfig(env),
     history: {
       maxEvents: env.HISTORY_MAX_EVENTS,
       retentionSeconds: env.HISTORY_RETENTION_SECONDS,

@@ -1,7 +1,8 @@
-import { createJobRequestSchema, fieldErrors, isJsonContentType, jobIdFromPath, REQUEST_PARSE_OPTIONS, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
+import { createJobRequestSchema, fieldErrors, isJsonContentType, jobIdFromPath, PARTY_DEFAULTS, REQUEST_PARSE_OPTIONS, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
 import { deleteJob, findJob, insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { enqueueScrape } from '../../shared/queue.js';
+import { sourceUnavailable } from '../../shared/sources-config.js';
 import type { GatewayContext } from '../context.js';
 import { queuedInfo, type QueuedInfo } from '../queued-job.js';
 import type { TemplatedApp } from '../uws.js';
@@ -67,7 +68,16 @@ async function createJob(ctx: GatewayContext, r: Reply, request: CreateJobReques
     sendError(r, 400, 'VALIDATION_FAILED', 'the job request is invalid', { fields: fieldErrors(parsed.error) });
     return;
   }
-  const params: JobParams = { ...parsed.data, scrapers: parsed.data.scrapers ?? ctx.config.worker.scrapers };
+  const params: JobParams = { ...PARTY_DEFAULTS, ...parsed.data, scrapers: parsed.data.scrapers ?? ctx.config.worker.scrapers };
+  // A source this deployment cannot search (kiwi without its key) is refused now, not failed later.
+  const unavailable = params.scrapers.flatMap((name, i) => {
+    const why = sourceUnavailable(name, ctx.config.sources);
+    return why ? [[`scrapers.${i}`, [why]] as [string, string[]]] : [];
+  });
+  if (unavailable.length) {
+    sendError(r, 400, 'VALIDATION_FAILED', 'the job request is invalid', { fields: Object.fromEntries(unavailable) });
+    return;
+  }
 
   const job = await insertPendingJob(ctx.db, params);
   try {

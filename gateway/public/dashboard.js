@@ -1,9 +1,11 @@
 // The dashboard: enqueue a flight search (POST /api/jobs) and follow a job live with the client
 // SDK's JobStream, the same code the CLI runs (the gateway serves it bundled at
 // /client/job-stream.js), so reconnect, resume and dedup behave alike everywhere.
+import { BestDeals } from './best-deals.js';
 import { JobView } from './job-view.js';
 
 const view = new JobView(document.getElementById('job'));
+const deals = new BestDeals(document.getElementById('best-deals'), { label: (source) => view.label(source) });
 const searchForm = document.getElementById('search-form');
 const watchForm = document.getElementById('watch-form');
 let current = null;
@@ -32,10 +34,14 @@ async function watchJob(jobId, search = null) {
   if (!JobStream || currentJobId !== jobId) return;
   void current?.close();
   view.reset(jobId);
+  deals.reset();
   if (search) view.setSearch(search);
   const stream = new JobStream({ baseUrl: location.origin, jobId, resumeFrom: { lastSeq: 0, epoch: null } });
   stream.on('snapshot', (snapshot, info) => view.snapshot(snapshot, info));
-  stream.on('event', (event) => view.event(event));
+  stream.on('event', (event) => {
+    view.event(event);
+    deals.event(event);
+  });
   stream.on('end', (event) => view.end(event));
   stream.on('status', (status, detail) => view.connection(status, detail));
   stream.on('error', (error) => {

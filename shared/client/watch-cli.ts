@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { WebSocket } from 'ws';
+import { bestOffersOf, type BestOffer } from '../best-offers.js';
 import type { ScrapingEvent } from '../events.js';
+import { formatBestDeals } from './best-deals-lines.js';
 import { formatEventLine } from './event-line.js';
 import { JobStream } from './job-stream.js';
 import { LiveOutput } from './live-output.js';
@@ -68,8 +70,11 @@ async function watch(args: WatchArgs): Promise<number> {
     stopQueuedNotes();
     noteWhileQueued(snapshot, QUEUED_NOTE_AFTER_MS);
   });
+  // The job's best deals so far: the last event that carried them (results_updated, job_completed).
+  let best: BestOffer[] | null = null;
   stream.on('event', (event) => {
     stopQueuedNotes();
+    best = bestOffersOf(event.metadata) ?? best;
     show(event);
   });
   let opened = false;
@@ -94,6 +99,7 @@ async function watch(args: WatchArgs): Promise<number> {
   const end = await stream.start().finished();
   stopQueuedNotes();
   output.finish();
+  if (best) for (const line of formatBestDeals(best)) output.line(line);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (end) return end.status === 'completed' ? EXIT.completed : EXIT.failed;

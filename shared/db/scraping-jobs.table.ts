@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from 'kysely';
 import type { JobStatus } from '../events.js';
-import type { JobParams } from '../api.js';
+import type { JobParamsInput } from '../api.js';
 
 export interface ScrapingJobsTable {
   id: Generated<number>;
@@ -9,8 +9,8 @@ export interface ScrapingJobsTable {
   status: JobStatus;
   items_scraped: Generated<number>;
   error_message: string | null;
-  /** The validated request: origins, destinations, date ranges, scrapers. */
-  params: JSONColumnType<JobParams>;
+  /** The validated request: origins, destinations, date ranges, scrapers, party and currency. */
+  params: JSONColumnType<JobParamsInput>;
   progress: Generated<number>;
   /** Highest event seq this job is known to have emitted: the floor when Redis lost the stream. */
   last_seq: Generated<number>;

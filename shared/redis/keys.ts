@@ -35,4 +35,9 @@ export class RedisKeys {
   get bullmqPrefix(): string {
     return `${this.prefix}bull`;
   }
+
+  /** Prefix of the fare sources' shared rate-limit counters (rate-limiter-flexible appends `:<source>`). */
+  get sourceRateLimitPrefix(): string {
+    return `${this.prefix}ratelimit:source`;
+  }
 }
