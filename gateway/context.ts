@@ -1,10 +1,10 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { Config } from '../shared/config.js';
 import type { Database } from '../shared/db/database.js';
 import type { Logger } from '../shared/logger.js';
 import type { ScrapeJobData } from '../shared/queue.js';
+import type { RedisClient } from '../shared/redis/cluster-connection.js';
 import type { JobEventLog } from '../shared/redis/job-event-log.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { EventSubscriber } from './ws/event-subscriber.js';
@@ -17,7 +17,7 @@ export interface GatewayContext {
   db: Kysely<Database>;
   queue: Queue<ScrapeJobData>;
   /** Commands (reads, health checks); the subscriber connection is separate. */
-  redis: Redis;
+  redis: RedisClient;
   subscriber: EventSubscriber;
   eventLog: JobEventLog;
   channels: JobChannels;

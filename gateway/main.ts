@@ -3,7 +3,9 @@ import { createDatabase } from '../shared/db/database.js';
 import { migrateToLatest } from '../shared/db/migrate.js';
 import { CLOSE_CODES } from '../shared/protocol.js';
 import { createScrapeQueue } from '../shared/queue.js';
-import { createRedis, whenReady } from '../shared/redis/connection.js';
+import { Cluster } from 'ioredis';
+import { connectRedis, createCluster, publishModeOf, whenClientReady } from '../shared/redis/cluster-connection.js';
+import { createRedis } from '../shared/redis/connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { createServiceLogger, loadConfigOrExit, waitForDependenciesOrExit } from '../shared/startup.js';
@@ -12,6 +14,7 @@ import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
 import { GatewayMetrics } from './metrics.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
+import { clusterEventSubscriber } from './ws/cluster-event-subscriber.js';
 import { closeGradually } from './ws/drain.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
@@ -35,14 +38,19 @@ await withRetry('postgres migrations', () => migrateToLatest(db));
 
 const keys = new RedisKeys(config.keyPrefix);
 // Joins read state and history in bursts (a reconnect storm): one write for all reads of a tick.
-const redis = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:commands`, { enableAutoPipelining: true });
-const subscriberConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:subscriber`);
-const subscriber = redisEventSubscriber(subscriberConnection);
-const queueConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:queue`);
+const redis = connectRedis(config, log, `gateway:${config.gateway.id}:commands`, { enableAutoPipelining: true });
+// On a cluster, events come over sharded pub/sub: a subscriber connection per shard of a served job.
+const subscriberName = `gateway:${config.gateway.id}:subscriber`;
+const subscriberConnection = config.redisCluster
+  ? createCluster(config.redisCluster.nodes, log, subscriberName, { shardedSubscribers: true })
+  : createRedis(config.redisUrl, log, subscriberName);
+const subscriber =
+  subscriberConnection instanceof Cluster ? clusterEventSubscriber(subscriberConnection) : redisEventSubscriber(subscriberConnection);
+const queueConnection = connectRedis(config, log, `gateway:${config.gateway.id}:queue`);
 const queue = createScrapeQueue(config, queueConnection);
 // Without a listener BullMQ prints each connection error with its stack; its connection logs them once.
 queue.on('error', (error) => log.debug({ err: error.message }, 'queue error'));
-const eventLog = new JobEventLog(redis, keys, config.history);
+const eventLog = new JobEventLog(redis, keys, config.history, publishModeOf(config));
 
 let app: TemplatedApp | undefined;
 const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => {
@@ -67,7 +75,7 @@ const ctx: GatewayContext = {
 app = createApp(ctx);
 // A SUBSCRIBE queued before the connection's ready check would turn it into a subscriber too
 // early; start fan-out only on ready connections (they reconnect by themselves afterwards).
-await Promise.all([whenReady(redis), whenReady(subscriberConnection)]);
+await Promise.all([whenClientReady(redis), whenClientReady(subscriberConnection)]);
 channels.start();
 
 const listenSocket = await listen(app, config.gateway.host, config.gateway.port, config.gateway.listenExclusivePort);

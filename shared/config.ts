@@ -62,6 +62,15 @@ const envSchema = z.object({
   /** How long a job's history and live state stay in Redis after it ends. */
   HISTORY_RETENTION_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
 
+  // Redis Cluster and the emit path.
+  /**
+   * Seeds of a Redis Cluster as host:port, comma-separated: every process then runs on the cluster
+   * (sharded pub/sub, hash-tagged queue). Unset: the single Redis at REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: commaList.pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port'))).default([]),
+  /** Send a job's emits without waiting for each other, a tick's emits in one script call. */
+  EMIT_PIPELINE: z.enum(['true', 'false']).transform((v) => v === 'true').default(true),
+
   /** Port of the worker's Prometheus endpoint (GET /metrics, on HOST); unset: none; 0: any free port. */
   METRICS_PORT: int(0, 65535).optional(),
 }).superRefine(checkSourcesEnabled);
@@ -105,7 +114,14 @@ function toConfig(env: z.infer<typeof envSchema>) {
       maxEvents: env.HISTORY_MAX_EVENTS,
       retentionSeconds: env.HISTORY_RETENTION_SECONDS,
     },
+    redisCluster: env.REDIS_CLUSTER_NODES.length > 0 ? { nodes: env.REDIS_CLUSTER_NODES.map(parseHostPort) } : null,
+    emitPipeline: env.EMIT_PIPELINE,
   };
+}
+
+function parseHostPort(seed: string): { host: string; port: number } {
+  const at = seed.lastIndexOf(':');
+  return { host: seed.slice(0, at), port: Number(seed.slice(at + 1)) };
 }
 
 export class ConfigError extends Error {

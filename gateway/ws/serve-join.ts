@@ -82,6 +82,9 @@ function isTerminalOfSeq(payload: string, seq: number): boolean {
 function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['history'], resume: ResumePoint | null): InitialServe {
   if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq };
   if (resume.lastSeq > state.seq) {
+    // Within one epoch only Redis assigns seqs: a client ahead of it in the same epoch holds
+    // events Redis lost (a replica promoted without the last writes). It resyncs to the state.
+    if (resume.epoch === state.epoch) return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq };
     return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${state.seq})`);
   }
   if ((resume.epoch !== null && resume.epoch !== state.epoch) || history === 'gap' || history === null) {

@@ -31,9 +31,12 @@ export class RedisKeys {
     return Number.isSafeInteger(id) && id > 0 ? id : null;
   }
 
-  /** BullMQ's own key prefix (it appends `:<queue>:…`). */
+  /**
+   * BullMQ's own key prefix (it appends `:<queue>:…`). Hash-tagged: BullMQ's scripts touch many
+   * keys of a queue at once, so on Redis Cluster the whole queue lives in one slot.
+   */
   get bullmqPrefix(): string {
-    return `${this.prefix}bull`;
+    return `{${this.prefix}bull}`;
   }
 
   /** Prefix of the fare sources' shared rate-limit counters (rate-limiter-flexible appends `:<source>`). */

@@ -47,7 +47,8 @@ export function pipelineAvailable(): boolean {
 export async function runS5(ctx: BenchContext): Promise<PipelineFigures> {
   const { s5 } = ctx.sizes;
   const loadAvg1 = load1();
-  const extraEnv = { SCRAPER_LATENCY_MS: '0', JOB_BACKOFF_MS: '100' };
+  // EMIT_PIPELINE=false in the bench's environment measures the workers without pipelined emits.
+  const extraEnv = { SCRAPER_LATENCY_MS: '0', JOB_BACKOFF_MS: '100', ...(process.env.EMIT_PIPELINE ? { EMIT_PIPELINE: process.env.EMIT_PIPELINE } : {}) };
   return withSystem(ctx, SYSTEMS.gateway, {}, ({ servers }) => pipeline(ctx, servers, extraEnv, loadAvg1));
 }
 
