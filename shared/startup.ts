@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { checkGatewayConfig, ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 
 /**
@@ -7,7 +7,9 @@ import { createLogger } from './logger.js';
  */
 export function loadConfigOrExit(service: string): Config {
   try {
-    return loadConfig();
+    const config = loadConfig();
+    if (service === 'gateway') checkGatewayConfig(config);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) {
       createLogger(service, 'info').fatal({ code: error.code, problems: error.problems }, error.message);

@@ -1,11 +1,14 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import type { ApiKeysTable, IdempotencyKeysTable } from './api-keys.table.js';
 import type { FlightsTable } from './flights.table.js';
 import type { ScrapingJobsTable } from './scraping-jobs.table.js';
 
 export interface Database {
   scraping_jobs: ScrapingJobsTable;
   flights: FlightsTable;
+  api_keys: ApiKeysTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 // 'YYYY-MM-DD' stays a string: a calendar date has no time zone to shift it.

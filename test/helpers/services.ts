@@ -82,6 +82,8 @@ export function serviceEnv(parts: { databaseUrl: string; keyPrefix: string; redi
     DATABASE_URL: parts.databaseUrl,
     KEY_PREFIX: parts.keyPrefix,
     LOG_LEVEL: 'info',
+    // The tests start gateways open unless a test asks for access control.
+    AUTH_ENABLED: 'false',
     SCRAPER_LATENCY_MS: '20',
     JOB_BACKOFF_MS: '100',
     ...extra,
