@@ -6,7 +6,11 @@ import type { Database } from '../shared/db/database.js';
 import type { Logger } from '../shared/logger.js';
 import type { ScrapeJobData } from '../shared/queue.js';
 import type { JobEventLog } from '../shared/redis/job-event-log.js';
+import type { AuthHook } from './auth/auth-hook.js';
+import type { ClientIp } from './auth/client-ip.js';
+import type { Limits } from './limits/limits.js';
 import type { EventSubscriber } from './ws/event-subscriber.js';
+import type { MissingJobs } from './ws/missing-jobs.js';
 import type { JobChannels } from './ws/job-channels.js';
 
 /** Everything the gateway's handlers use, built once in main.ts and passed down. */
@@ -21,6 +25,11 @@ export interface GatewayContext {
   eventLog: JobEventLog;
   channels: JobChannels;
   uws: { native: boolean; binary: string | null };
+  // --- Access control and abuse limits ---
+  auth: AuthHook;
+  limits: Limits;
+  clientIp: ClientIp;
+  missingJobs: MissingJobs;
   /** Mutable gateway state. */
   state: GatewayState;
 }

@@ -9,14 +9,22 @@ import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { loadConfigOrExit } from '../shared/startup.js';
 import { createApp } from './app.js';
+import { AuthHook } from './auth/auth-hook.js';
+import { ClientIp } from './auth/client-ip.js';
+import { Limits } from './limits/limits.js';
 import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
+import { MissingJobs } from './ws/missing-jobs.js';
 
 const config = loadConfigOrExit('gateway');
 const log = createLogger('gateway', config.logLevel, { gatewayId: config.gateway.id });
+
+if (!config.auth.enabled) {
+  log.warn('AUTH_ENABLED=false: anyone who reaches this gateway can enqueue jobs and watch every job; use it only on a trusted network');
+}
 
 const uws = detectUwsRuntime();
 if (uws.native) {
@@ -52,6 +60,10 @@ const ctx: GatewayContext = {
   eventLog,
   channels,
   uws,
+  auth: new AuthHook(config, db),
+  limits: new Limits(redis, keys, config.limits, log),
+  clientIp: new ClientIp(config.auth.trustedProxies),
+  missingJobs: new MissingJobs(),
   state: { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() },
 };
 app = createApp(ctx);
@@ -82,6 +94,7 @@ function shutdown(signal: string): Promise<void> {
     channels.closeAll(CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     const deadline = Date.now() + config.gateway.drainTimeoutSeconds * 1000;
     while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
+    await ctx.limits.releaseAll();
     await Promise.allSettled([queue.close(), db.destroy()]);
     redis.disconnect();
     subscriberConnection.disconnect();

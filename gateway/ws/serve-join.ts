@@ -6,6 +6,7 @@ import type { ScrapingEvent } from '../../shared/events.js';
 import { CLOSE_CODES, FLIGHT_JOB } from '../../shared/protocol.js';
 import type { JobEventLog, JobLiveState, JobRead } from '../../shared/redis/job-event-log.js';
 import type { InitialServe } from './job-channels.js';
+import type { MissingJobs } from './missing-jobs.js';
 
 /** Where a client resumes: the last seq it holds and, if it knows it, the stream's epoch. */
 export interface ResumePoint {
@@ -16,6 +17,8 @@ export interface ResumePoint {
 export interface JoinSources {
   eventLog: JobEventLog;
   db: Kysely<Database>;
+  /** Short negative cache of unknown job ids (none: every unknown id is asked of Postgres). */
+  missingJobs?: MissingJobs;
 }
 
 /**
@@ -28,9 +31,11 @@ export async function serveJoin(sources: JoinSources, jobId: number, resume: Res
   const read = await sources.eventLog.read(jobId, resume?.lastSeq);
   if (read.state) return serveFromStream(jobId, read.state, read.history, resume);
 
+  if (sources.missingJobs?.isMissing(jobId)) return notFound(jobId);
   const row = await findJob(sources.db, jobId);
   if (!row) {
-    return refuse(CLOSE_CODES.NOT_FOUND, `Job ${jobId} not found`, [JSON.stringify(notFoundEvent(jobId))]);
+    sources.missingJobs?.remember(jobId);
+    return notFound(jobId);
   }
   // The job may have emitted its first event while Postgres was asked: the stream then is the truth.
   const again = await sources.eventLog.read(jobId, resume?.lastSeq);
@@ -49,6 +54,10 @@ function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['h
     return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq };
   }
   return { frames: history, servedSeq: state.seq };
+}
+
+function notFound(jobId: number): InitialServe {
+  return refuse(CLOSE_CODES.NOT_FOUND, `Job ${jobId} not found`, [JSON.stringify(notFoundEvent(jobId))]);
 }
 
 function refuse(code: number, reason: string, frames: string[] = []): InitialServe {

@@ -31,6 +31,15 @@ export class RedisKeys {
     return Number.isSafeInteger(id) && id > 0 ? id : null;
   }
 
+  // --- Abuse limits (gateway) ---
+  /**
+   * Prefix of one limiter's counters (rate-limiter-flexible appends `:<holder>`, e.g. an IP or a
+   * key id). Shared by every gateway of the deployment; no hash tag: each counter is one key.
+   */
+  limiter(name: 'jobs' | 'upgrades' | 'connections' | 'replay'): string {
+    return `${this.prefix}limit:${name}`;
+  }
+
   /** BullMQ's own key prefix (it appends `:<queue>:…`). */
   get bullmqPrefix(): string {
     return `${this.prefix}bull`;
