@@ -5,14 +5,15 @@ import { admitJob } from '../../shared/db/job-admission.repository.js';
 import { enqueueScrape } from '../../shared/queue.js';
 import type { Credentials } from '../auth/credentials.js';
 import type { GatewayContext } from '../context.js';
-import { BodyTooLargeError, readBody, RequestAbortedError } from './read-body.js';
+import { BodyTooLargeError, RequestAbortedError } from './read-body.js';
 import { sendError, sendJson, type Reply } from './responses.js';
 import { watchUrls } from './watch-urls.js';
 
 /** What POST /api/jobs copied out of the uWS request before its first await. */
 export interface CreateJobRequest {
   contentType: string;
-  contentLength: number | null;
+  /** The body, being read since the handler ran: uWS hands body chunks only to a handler attached at once. */
+  body: Promise<Buffer>;
   base: { http: string; ws: string };
   credentials: Credentials;
   idempotencyKey: string | null;
@@ -33,7 +34,7 @@ export async function createJob(ctx: GatewayContext, r: Reply, request: CreateJo
   }
   let raw: Buffer;
   try {
-    raw = await readBody(r, ctx.config.gateway.maxBodyBytes, request.contentLength);
+    raw = await request.body;
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
       sendError(r, 400, error.code, error.message, { closeConnection: true });

@@ -7,7 +7,7 @@ import type { GatewayContext } from '../context.js';
 import type { TemplatedApp } from '../uws.js';
 import { createJob, type CreateJobRequest } from './create-job.js';
 import { publicBase } from './public-url.js';
-import { ambiguousFraming } from './read-body.js';
+import { ambiguousFraming, readBody } from './read-body.js';
 import { immediate, reply, sendError, sendJson, sendUnavailable, type Reply } from './responses.js';
 import { watchUrls } from './watch-urls.js';
 
@@ -23,15 +23,17 @@ export function registerJobRoutes(app: TemplatedApp, ctx: GatewayContext): void 
       sendError(immediate(res), 400, 'BAD_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-200 visible ASCII characters', { closeConnection: true });
       return;
     }
+    const r = reply(res);
+    const body = readBody(r, ctx.config.gateway.maxBodyBytes, parseContentLength(req.getHeader('content-length')));
+    body.catch(() => undefined); // handled where it is awaited; a 401 may never await it
     const request: CreateJobRequest = {
       contentType: req.getHeader('content-type'),
-      contentLength: parseContentLength(req.getHeader('content-length')),
+      body,
       base: publicBase(ctx.config, ctx.clientIp, res, req),
       credentials: credentialsOf(req),
       idempotencyKey: idempotencyKey || null,
       ip: ctx.clientIp.of(res, req),
     };
-    const r = reply(res);
     void createJob(ctx, r, request).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
   });
 
