@@ -89,5 +89,8 @@ export function stats(ctx: GatewayContext) {
     uws_native: ctx.uws.native,
     uws_binary: ctx.uws.binary,
     uptime_seconds: Math.round((Date.now() - state.startedAt) / 1000),
+    // Access control: what unknown or unauthenticated upgrades cost.
+    auth_enabled: ctx.config.auth.enabled,
+    join_postgres_lookups: ctx.missingJobs.lookups,
   };
 }

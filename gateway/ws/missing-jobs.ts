@@ -9,6 +9,8 @@ const MAX = 50_000;
  */
 export class MissingJobs {
   private readonly seen = new Map<number, number>();
+  /** Postgres lookups of joining sockets (a job Redis does not know), for /ws/stats. */
+  lookups = 0;
 
   isMissing(jobId: number): boolean {
     const at = this.seen.get(jobId);

@@ -32,6 +32,7 @@ export async function serveJoin(sources: JoinSources, jobId: number, resume: Res
   if (read.state) return serveFromStream(jobId, read.state, read.history, resume);
 
   if (sources.missingJobs?.isMissing(jobId)) return notFound(jobId);
+  if (sources.missingJobs) sources.missingJobs.lookups += 1;
   const row = await findJob(sources.db, jobId);
   if (!row) {
     sources.missingJobs?.remember(jobId);

@@ -175,7 +175,7 @@ describe('access control (AUTH_ENABLED=true, two gateways)', () => {
 
   it('refuses a revoked key on every gateway within a second', async () => {
     const carol = await createKey(database.url, 'carol');
-    const jobs = [];
+    const jobs: number[] = [];
     for (const base of bases) {
       const { status, body } = await postJob(base, carol);
       expect(status).toBe(202);
