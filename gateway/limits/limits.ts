@@ -3,11 +3,14 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis/keys.js';
+import { ConnectionSlots, UpgradeRate } from './address-leases.js';
 
 /** Allowed, or refused with the seconds after which asking again may succeed. */
 export type LimitDecision = { ok: true } | { ok: false; retryAfterSeconds: number; message: string };
 
 const ALLOW: LimitDecision = { ok: true };
+/** Let through because Redis failed: no slot was counted, none is given back. */
+const ALLOW_UNCOUNTED: LimitDecision = { ok: true };
 /** The replay budget is averaged over this many seconds: one large catch-up may use a burst of it. */
 const REPLAY_WINDOW_SECONDS = 10;
 
@@ -19,11 +22,10 @@ const REPLAY_WINDOW_SECONDS = 10;
  */
 export class Limits {
   private readonly jobs: RateLimiterRedis;
-  private readonly upgrades: RateLimiterRedis;
-  private readonly connections: RateLimiterRedis;
   private readonly replay: RateLimiterRedis;
-  /** Connections this process counted per IP: given back on close, and all of them on shutdown. */
-  private readonly held = new Map<string, number>();
+  private readonly upgradeRate: UpgradeRate;
+  private readonly slots: ConnectionSlots;
+  private readonly sweeper: NodeJS.Timeout;
   private lastFailureLog = 0;
 
   constructor(
@@ -33,7 +35,7 @@ export class Limits {
     private readonly log: Logger,
   ) {
     this.jobs = new RateLimiterRedis({ storeClient: redis, keyPrefix: keys.limiter('jobs'), points: config.jobsPerMinute, duration: 60 });
-    this.upgrades = new RateLimiterRedis({
+    const upgrades = new RateLimiterRedis({
       storeClient: redis,
       keyPrefix: keys.limiter('upgrades'),
       points: config.upgradesPerSecondPerIp,
@@ -43,7 +45,13 @@ export class Limits {
       inMemoryBlockDuration: 1,
     });
     // duration 0: a counter that never expires, moved up on open and down on close.
-    this.connections = new RateLimiterRedis({ storeClient: redis, keyPrefix: keys.limiter('connections'), points: config.maxConnectionsPerIp, duration: 0 });
+    const connections = new RateLimiterRedis({ storeClient: redis, keyPrefix: keys.limiter('connections'), points: config.maxConnectionsPerIp, duration: 0 });
+    this.upgradeRate = new UpgradeRate(upgrades, config.upgradesPerSecondPerIp);
+    this.slots = new ConnectionSlots(connections, config.maxConnectionsPerIp, (error) => this.failed(error));
+    this.sweeper = setInterval(() => {
+      this.upgradeRate.sweep();
+      this.slots.sweep();
+    }, 10_000).unref();
     this.replay = new RateLimiterRedis({
       storeClient: redis,
       keyPrefix: keys.limiter('replay'),
@@ -57,22 +65,36 @@ export class Limits {
     return this.consume(this.jobs, holder, 1, `at most ${this.config.jobsPerMinute} jobs a minute per API key`);
   }
 
-  /** A WebSocket upgrade from `ip`: counts against the per-second rate and the open connections. */
-  async admitUpgrade(ip: string): Promise<LimitDecision> {
-    const rate = await this.consume(this.upgrades, ip, 1, `at most ${this.config.upgradesPerSecondPerIp} WebSocket upgrades a second per address`);
-    if (!rate.ok) return rate;
-    const open = await this.consume(this.connections, ip, 1, `at most ${this.config.maxConnectionsPerIp} open WebSockets per address`, 5);
-    if (open.ok) this.held.set(ip, (this.held.get(ip) ?? 0) + 1);
-    return open;
+  /**
+   * A WebSocket upgrade from `ip`, answered from this gateway's leases when it holds them (the
+   * common case: no Redis call, no await on the upgrade path). `allowed`: go ahead; `rate-spent`:
+   * the rate is fine but a connection slot must come from Redis; `ask`: call admitUpgrade.
+   */
+  admitUpgradeNow(ip: string): 'allowed' | 'rate-spent' | 'ask' {
+    if (!this.upgradeRate.trySpend(ip)) return 'ask';
+    return this.slots.trySpend(ip) ? 'allowed' : 'rate-spent';
+  }
+
+  /** The upgrade rate and a connection slot, from Redis where no local lease covers them. */
+  async admitUpgrade(ip: string, rateSpent = false): Promise<LimitDecision> {
+    try {
+      if (!rateSpent) {
+        const refused = await this.upgradeRate.take(ip);
+        if (refused) return { ok: false, retryAfterSeconds: refused.retryAfterSeconds, message: `at most ${this.config.upgradesPerSecondPerIp} WebSocket upgrades a second per address` };
+      }
+      if (this.slots.trySpend(ip)) return ALLOW;
+      const full = await this.slots.take(ip);
+      if (full) return { ok: false, retryAfterSeconds: full.retryAfterSeconds, message: `at most ${this.config.maxConnectionsPerIp} open WebSockets per address` };
+      return ALLOW;
+    } catch (error) {
+      this.failed(error);
+      return ALLOW_UNCOUNTED;
+    }
   }
 
   /** An admitted upgrade whose socket closed (or never opened). */
   releaseConnection(ip: string): void {
-    const n = this.held.get(ip);
-    if (n === undefined) return;
-    if (n <= 1) this.held.delete(ip);
-    else this.held.set(ip, n - 1);
-    this.connections.reward(ip, 1).catch((error: unknown) => this.failed(error));
+    this.slots.release(ip);
   }
 
   /** Whether `holder` may start a replay now (it is charged for the bytes afterwards). */
@@ -92,22 +114,19 @@ export class Limits {
     this.replay.penalty(holder, Math.ceil(bytes)).catch((error: unknown) => this.failed(error));
   }
 
-  /** On shutdown: gives back every connection this process counted. */
+  /** On shutdown: gives back every connection slot this process holds. */
   async releaseAll(): Promise<void> {
-    const held = [...this.held];
-    this.held.clear();
-    await Promise.allSettled(held.map(([ip, n]) => this.connections.reward(ip, n)));
+    clearInterval(this.sweeper);
+    await this.slots.releaseAll();
   }
 
-  private async consume(limiter: RateLimiterRedis, holder: string, points: number, message: string, retryAfterSeconds?: number): Promise<LimitDecision> {
+  private async consume(limiter: RateLimiterRedis, holder: string, points: number, message: string): Promise<LimitDecision> {
     try {
       await limiter.consume(holder, points);
       return ALLOW;
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
-        // A refused consume still counted: give a concurrency slot back at once.
-        if (limiter === this.connections) void limiter.reward(holder, points).catch((error: unknown) => this.failed(error));
-        return { ok: false, retryAfterSeconds: retryAfterSeconds ?? Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)), message };
+        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)), message };
       }
       this.failed(rejection);
       return ALLOW;

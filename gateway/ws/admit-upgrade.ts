@@ -11,16 +11,27 @@ export type Admission =
   | { kind: 'refuse'; status: number; code: string; message: string; retryAfterSeconds?: number };
 
 /**
- * The async half of an upgrade: limits first (so a flood of anything is cut off by the per-IP
+ * The async half of an upgrade, for what memory could not answer at once: limits first (so a flood of anything is cut off by the per-IP
  * rate before it costs more), then the credentials (AuthHook), then the replay budget of a resume.
  * No database work happens here for a watch token.
  */
-export async function admitUpgrade(ctx: GatewayContext, ip: string, credentials: Credentials, jobId: number, resuming: boolean): Promise<Admission> {
-  const admitted = await ctx.limits.admitUpgrade(ip);
-  if (!admitted.ok) return { kind: 'refuse', status: 429, code: 'RATE_LIMITED', message: admitted.message, retryAfterSeconds: admitted.retryAfterSeconds };
+export async function admitUpgrade(
+  ctx: GatewayContext,
+  ip: string,
+  credentials: Credentials,
+  jobId: number,
+  resuming: boolean,
+  limitsNow: 'allowed' | 'rate-spent' | 'ask',
+  /** The credentials' decision when the caller already asked for it (a token being verified). */
+  asked: ReadDecision | Promise<ReadDecision> | null = null,
+): Promise<Admission> {
+  if (limitsNow !== 'allowed') {
+    const admitted = await ctx.limits.admitUpgrade(ip, limitsNow === 'rate-spent');
+    if (!admitted.ok) return { kind: 'refuse', status: 429, code: 'RATE_LIMITED', message: admitted.message, retryAfterSeconds: admitted.retryAfterSeconds };
+  }
   let decision: ReadDecision;
   try {
-    decision = await ctx.auth.authorizeJobRead(credentials, jobId);
+    decision = await (asked ?? ctx.auth.authorizeJobRead(credentials, jobId));
   } catch (error) {
     ctx.limits.releaseConnection(ip);
     throw error;

@@ -98,8 +98,32 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       const credentials = auth.enabled ? credentialsOf(req, protocol) : NO_CREDENTIALS;
       const answeredProtocol = auth.enabled ? chosenProtocol(protocol) : protocol;
       const ip = ctx.clientIp.of(res, req);
+      const makeData = (notFound: boolean, replayHolder: string | null): JobSocketData => {
+        const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, jobId, resume, settings, ip) };
+        if (notFound) data.deniedAsNotFound = true;
+        else if (replayHolder !== null) data.replayHolder = replayHolder;
+        return data;
+      };
+
+      // The common case is answered from memory, synchronously, as before access control: a token
+      // seen before (or auth off) and this gateway's leases on the address's limits.
+      const known = resume === null ? auth.authorizeJobRead(credentials, jobId) : null;
+      if (known !== null && !(known instanceof Promise)) {
+        if (!known.ok && known.kind === 'unauthorized') {
+          sendError(immediate(res), 401, 'UNAUTHORIZED', known.message);
+          return;
+        }
+      }
+      const limitsNow = limits.admitUpgradeNow(ip);
+      if (limitsNow === 'allowed' && known !== null && !(known instanceof Promise)) {
+        res.upgrade(makeData(!known.ok, null), key, answeredProtocol, extensions, context);
+        return;
+      }
+
+      // Awaited in admitUpgrade, after the limits: a rejection meanwhile must not count as unhandled.
+      if (known instanceof Promise) known.catch(() => undefined);
       const r = reply(res);
-      admitUpgrade(ctx, ip, credentials, jobId, resume !== null).then(
+      admitUpgrade(ctx, ip, credentials, jobId, resume !== null, limitsNow, known).then(
         (admission) => {
           if (r.aborted) {
             if (admission.kind !== 'refuse') limits.releaseConnection(ip);
@@ -110,10 +134,8 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
             sendError(r, admission.status, admission.code, admission.message, { headers });
             return;
           }
-          const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, jobId, resume, settings, ip) };
-          if (admission.kind === 'not-found') data.deniedAsNotFound = true;
-          else if (admission.replayHolder !== null) data.replayHolder = admission.replayHolder;
           r.aborted = true;
+          const data = makeData(admission.kind === 'not-found', admission.kind === 'open' ? admission.replayHolder : null);
           res.cork(() => res.upgrade(data, key, answeredProtocol, extensions, context));
         },
         (error: unknown) => {

@@ -97,7 +97,7 @@ describe('abuse limits, shared by two gateways behind HAProxy', () => {
     const url = (i: number) => `ws://127.0.0.1:${ports[i % 2]}/ws/scraping/${job.job_id}?token=${job.watch_token}`;
     // A direct client (127.0.0.2 is not a trusted proxy) forging a new address on every upgrade.
     const results = await Promise.all(
-      Array.from({ length: 11 }, (_, i) => {
+      Array.from({ length: 25 }, (_, i) => {
         const client = new RecordingClient(url(i), { localAddress: '127.0.0.2', headers: { 'X-Forwarded-For': `10.0.0.${i}` } });
         return client.opened.then(
           () => (client.close(), 'open'),
@@ -105,7 +105,8 @@ describe('abuse limits, shared by two gateways behind HAProxy', () => {
         );
       }),
     );
-    expect(results.filter((r) => r === 'open').length).toBeLessThanOrEqual(10);
+    // Fixed one-second windows: a burst that straddles a boundary may use two of them, no more.
+    expect(results.filter((r) => r === 'open').length).toBeLessThanOrEqual(20);
     expect(results).toContain('upgrade refused: HTTP 429');
   });
 
@@ -127,7 +128,7 @@ describe('abuse limits, shared by two gateways behind HAProxy', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const second = await Promise.all(Array.from({ length: 5 }, (_, i) => tryOpen(url(i), '127.0.0.5')));
     const results = [...first, ...second].map((r) => r.result);
-    expect(results.filter((r) => r === 'open')).toHaveLength(12);
+    expect(results.filter((r) => r === 'open'), JSON.stringify(results)).toHaveLength(12);
     expect(results.filter((r) => r === '429')).toHaveLength(1);
     // Closing gives the slots back.
     for (const r of [...first, ...second]) r.client.close();

@@ -1,0 +1,166 @@
+import type { RateLimiterRedis } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+
+/** Points one gateway takes from Redis at a time: a twentieth of the limit (at least one). */
+export function leaseSize(limit: number): number {
+  return Math.max(1, Math.floor(limit / 20));
+}
+
+/** A refusal, or null for "allowed". */
+export type Refusal = { retryAfterSeconds: number } | null;
+
+/**
+ * Upgrades per second per address, shared through Redis, but not one Redis call per upgrade: a
+ * gateway consumes a lease of points for an address at once (a twentieth of the limit) and spends
+ * it locally until the window ends. Gateways together never grant more than the limit; a lease
+ * left unspent makes the limit a little stricter, never looser. With a limit under 40 every
+ * upgrade asks Redis, exactly as a plain limiter would.
+ */
+export class UpgradeRate {
+  private readonly local = new Map<string, { left: number; until: number }>();
+  private readonly pending = new Map<string, Promise<Refusal>>();
+  private readonly size: number;
+
+  constructor(private readonly limiter: RateLimiterRedis, limit: number) {
+    this.size = leaseSize(limit);
+  }
+
+  /** Spends a point of a lease already held: true, or false when Redis must be asked. */
+  trySpend(ip: string, now = Date.now()): boolean {
+    const lease = this.local.get(ip);
+    if (!lease || lease.until <= now || lease.left <= 0) return false;
+    lease.left -= 1;
+    return true;
+  }
+
+  /**
+   * Takes a new lease and spends one point of it, or says how long to wait. One request to Redis
+   * per address at a time: a burst of upgrades waits for the lease the first one fetches.
+   * Throws on a Redis failure.
+   */
+  async take(ip: string): Promise<Refusal> {
+    return takeLeased(this.size, this.pending, ip, () => this.fetch(ip), () => this.trySpend(ip));
+  }
+
+  private async fetch(ip: string): Promise<Refusal> {
+    for (const size of this.size > 1 ? [this.size, 1] : [1]) {
+      try {
+        const res = await this.limiter.consume(ip, size);
+        // A point of one's own is spent by the caller at once; a lease joins what this gateway holds.
+        if (this.size === 1) return null;
+        const lease = this.local.get(ip);
+        if (lease && lease.until > Date.now()) lease.left += size;
+        else this.local.set(ip, { left: size, until: Date.now() + res.msBeforeNext });
+        return null;
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        if (size === 1) return { retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
+        // A refused consume still counted its points: take them back, then try for one.
+        await this.limiter.reward(ip, size);
+      }
+    }
+    return { retryAfterSeconds: 1 };
+  }
+
+  /** Forgets leases whose window is over (called now and then: the map stays small). */
+  sweep(now = Date.now()): void {
+    for (const [ip, lease] of this.local) if (lease.until <= now) this.local.delete(ip);
+  }
+}
+
+/**
+ * Open connections per address, shared through Redis the same way: a gateway reserves slots in
+ * leases, hands them out locally, takes closed ones back, and returns what it holds spare beyond
+ * two leases (and everything on shutdown or when the address has gone quiet).
+ */
+export class ConnectionSlots {
+  private readonly local = new Map<string, { held: number; spare: number }>();
+  private readonly pending = new Map<string, Promise<Refusal>>();
+  private readonly size: number;
+
+  constructor(private readonly limiter: RateLimiterRedis, limit: number, private readonly onError: (error: unknown) => void) {
+    this.size = leaseSize(limit);
+  }
+
+  trySpend(ip: string): boolean {
+    const slots = this.local.get(ip);
+    if (!slots || slots.spare <= 0) return false;
+    slots.spare -= 1;
+    slots.held += 1;
+    return true;
+  }
+
+  async take(ip: string): Promise<Refusal> {
+    return takeLeased(this.size, this.pending, ip, () => this.fetch(ip), () => this.trySpend(ip));
+  }
+
+  private async fetch(ip: string): Promise<Refusal> {
+    for (const size of this.size > 1 ? [this.size, 1] : [1]) {
+      try {
+        await this.limiter.consume(ip, size);
+        const slots = this.local.get(ip) ?? { held: 0, spare: 0 };
+        // A slot of one's own is held by the caller at once; a lease joins the spare ones.
+        if (this.size === 1) slots.held += 1;
+        else slots.spare += size;
+        this.local.set(ip, slots);
+        return null;
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        // A refused consume still counted its points: give them back at once.
+        await this.limiter.reward(ip, size);
+        if (size === 1) return { retryAfterSeconds: 5 };
+      }
+    }
+    return { retryAfterSeconds: 5 };
+  }
+
+  release(ip: string): void {
+    const slots = this.local.get(ip);
+    if (!slots || slots.held <= 0) return;
+    slots.held -= 1;
+    slots.spare += 1;
+    if (slots.spare > 2 * this.size) {
+      const extra = slots.spare - this.size;
+      slots.spare = this.size;
+      this.limiter.reward(ip, extra).catch(this.onError);
+    }
+  }
+
+  /** Gives back the spare slots of addresses without connections here. */
+  sweep(): void {
+    for (const [ip, slots] of this.local) {
+      if (slots.held > 0) continue;
+      this.local.delete(ip);
+      if (slots.spare > 0) this.limiter.reward(ip, slots.spare).catch(this.onError);
+    }
+  }
+
+  /** Gives back every slot this gateway holds (shutdown). */
+  async releaseAll(): Promise<void> {
+    const all = [...this.local];
+    this.local.clear();
+    await Promise.allSettled(all.map(([ip, s]) => this.limiter.reward(ip, s.held + s.spare)));
+  }
+}
+
+/**
+ * Single flight per address: the first caller fetches a lease, the others wait for it and spend
+ * from it; whoever finds it spent fetches again (a few times at most).
+ */
+async function takeLeased(size: number, pending: Map<string, Promise<Refusal>>, ip: string, fetch: () => Promise<Refusal>, spend: () => boolean): Promise<Refusal> {
+  // A lease of one point is nobody else's: fetched for this caller alone, and already its own.
+  if (size === 1) return fetch();
+  let refusal: Refusal = null;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    let inflight = pending.get(ip);
+    if (!inflight) {
+      inflight = fetch().finally(() => pending.delete(ip));
+      pending.set(ip, inflight);
+    }
+    refusal = await inflight;
+    if (spend()) return null;
+    if (refusal) return refusal;
+  }
+  // Leases fetched, and spent by others each time: the address is at its limit in practice.
+  return { retryAfterSeconds: 1 };
+}
