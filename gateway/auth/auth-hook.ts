@@ -87,7 +87,12 @@ export class AuthHook {
 
   private tokenDecision(claims: WatchClaims, jobId: number): ReadDecision {
     if (claims.jobId !== jobId) return NOT_FOUND;
-    return { ok: true, principal: { kind: 'watch-token', jobId, ownerKeyId: claims.ownerKeyId } };
+    // One decision per verified token, shared by all its upgrades: nothing allocated per connect.
+    const kept = claims.decision as ReadDecision | undefined;
+    if (kept) return kept;
+    const decision: ReadDecision = { ok: true, principal: { kind: 'watch-token', jobId, ownerKeyId: claims.ownerKeyId } };
+    claims.decision = decision;
+    return decision;
   }
 
   private async keyRead(key: string, jobId: number): Promise<ReadDecision> {

@@ -9,6 +9,8 @@ export interface WatchClaims {
   ownerKeyId: number;
   /** When the token stops being accepted (ms since the epoch). */
   expiresAtMs: number;
+  /** The auth hook's answer for this token, kept with it (it never changes while the token lives). */
+  decision?: unknown;
 }
 
 const claimsSchema = z.object({
@@ -29,6 +31,8 @@ const CACHE_MAX = 20_000;
 export class WatchTokens {
   private readonly key: Uint8Array;
   private readonly verified = new Map<string, WatchClaims>();
+  /** Verifications under way: the clients of a job connecting at once share one. */
+  private readonly verifying = new Map<string, Promise<WatchClaims | null>>();
 
   constructor(
     secret: string,
@@ -58,10 +62,19 @@ export class WatchTokens {
   }
 
   /** The claims of a valid token, or null for anything else (bad signature, expired, malformed). */
-  async verify(token: string): Promise<WatchClaims | null> {
+  verify(token: string): Promise<WatchClaims | null> {
     const hit = this.cached(token);
-    if (hit) return hit;
-    if (token.length > 1024) return null;
+    if (hit) return Promise.resolve(hit);
+    if (token.length > 1024) return Promise.resolve(null);
+    let pending = this.verifying.get(token);
+    if (!pending) {
+      pending = this.verifyOnce(token).finally(() => this.verifying.delete(token));
+      this.verifying.set(token, pending);
+    }
+    return pending;
+  }
+
+  private async verifyOnce(token: string): Promise<WatchClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
       const parsed = claimsSchema.safeParse(payload);

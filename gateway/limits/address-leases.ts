@@ -50,7 +50,8 @@ export class UpgradeRate {
         if (this.size === 1) return null;
         const lease = this.local.get(ip);
         if (lease && lease.until > Date.now()) lease.left += size;
-        else this.local.set(ip, { left: size, until: Date.now() + res.msBeforeNext });
+        // A lease fetched in the last moments of a window still serves the burst that asked for it.
+        else this.local.set(ip, { left: size, until: Date.now() + Math.max(res.msBeforeNext, 50) });
         return null;
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
@@ -161,6 +162,7 @@ async function takeLeased(size: number, pending: Map<string, Promise<Refusal>>, 
     if (spend()) return null;
     if (refusal) return refusal;
   }
-  // Leases fetched, and spent by others each time: the address is at its limit in practice.
-  return { retryAfterSeconds: 1 };
+  // Redis granted every lease asked for, and others spent each first: the address is under its
+  // limit, let this one through (a handful over a lease at worst, never a refusal under the limit).
+  return refusal;
 }

@@ -98,12 +98,6 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       const credentials = auth.enabled ? credentialsOf(req, protocol) : NO_CREDENTIALS;
       const answeredProtocol = auth.enabled ? chosenProtocol(protocol) : protocol;
       const ip = ctx.clientIp.of(res, req);
-      const makeData = (notFound: boolean, replayHolder: string | null): JobSocketData => {
-        const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, jobId, resume, settings, ip) };
-        if (notFound) data.deniedAsNotFound = true;
-        else if (replayHolder !== null) data.replayHolder = replayHolder;
-        return data;
-      };
 
       // The common case is answered from memory, synchronously, as before access control: a token
       // seen before (or auth off) and this gateway's leases on the address's limits.
@@ -116,7 +110,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       }
       const limitsNow = limits.admitUpgradeNow(ip);
       if (limitsNow === 'allowed' && known !== null && !(known instanceof Promise)) {
-        res.upgrade(makeData(!known.ok, null), key, answeredProtocol, extensions, context);
+        res.upgrade(socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, !known.ok, null), key, answeredProtocol, extensions, context);
         return;
       }
 
@@ -135,7 +129,8 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
             return;
           }
           r.aborted = true;
-          const data = makeData(admission.kind === 'not-found', admission.kind === 'open' ? admission.replayHolder : null);
+          const replayHolder = admission.kind === 'open' ? admission.replayHolder : null;
+          const data = socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, admission.kind === 'not-found', replayHolder);
           res.cork(() => res.upgrade(data, key, answeredProtocol, extensions, context));
         },
         (error: unknown) => {
@@ -191,4 +186,20 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       log.debug({ conn: socket.connNo, jobId: socket.jobId, code }, 'client disconnected');
     },
   });
+}
+
+/** The uWS user data of a new socket (a plain function: nothing allocated but the data itself). */
+function socketData(
+  connNo: number,
+  jobId: number,
+  resume: ResumePoint | null,
+  settings: JobSocketSettings,
+  ip: string,
+  notFound: boolean,
+  replayHolder: string | null,
+): JobSocketData {
+  const data: JobSocketData = { socket: new JobSocket(connNo, jobId, resume, settings, ip) };
+  if (notFound) data.deniedAsNotFound = true;
+  else if (replayHolder !== null) data.replayHolder = replayHolder;
+  return data;
 }
