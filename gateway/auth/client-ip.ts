@@ -65,8 +65,10 @@ function intern(ip: string): string {
   return ip;
 }
 
+const DECODER = new TextDecoder();
+
 /** The peer as text; an IPv4 client of a dual-stack socket comes as ::ffff:a.b.c.d. */
 export function peerAddress(res: HttpResponse): string {
-  const text = Buffer.from(res.getRemoteAddressAsText()).toString();
+  const text = DECODER.decode(res.getRemoteAddressAsText());
   return text.startsWith('::ffff:') && isIP(text.slice(7)) === 4 ? text.slice(7) : text;
 }

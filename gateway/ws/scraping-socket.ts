@@ -65,7 +65,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       const extensions = req.getHeader('sec-websocket-extensions');
       // The common request, a plain job id without resume, is checked without a zod result.
       const query = req.getQuery();
-      const plainJobId = query === '' || (auth.enabled && TOKEN_ONLY_QUERY.test(query)) ? jobIdFromPath(req.getParameter(0)) : null;
+      const plainJobId = query === '' || TOKEN_ONLY_QUERY.test(query) ? jobIdFromPath(req.getParameter(0)) : null;
       const parsed =
         plainJobId === null
           ? upgradeSchema.safeParse({
