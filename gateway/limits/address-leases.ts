@@ -12,12 +12,19 @@ export type Refusal = { retryAfterSeconds: number } | null;
 /**
  * Upgrades per second per address, shared through Redis, but not one Redis call per upgrade: a
  * gateway consumes a lease of points for an address at once (a twentieth of the limit) and spends
- * it locally until the window ends. Gateways together never grant more than the limit; a lease
- * left unspent makes the limit a little stricter, never looser. With a limit under 40 every
- * upgrade asks Redis, exactly as a plain limiter would.
+ * it locally until the window ends. A lease left unspent makes the limit a little stricter; the
+ * credit of trySpend a little looser (one lease per gateway and window at most). With a limit
+ * under 40 every upgrade asks Redis and waits, exactly as a plain limiter would.
  */
+interface RateLease {
+  left: number;
+  until: number;
+  /** A background fetch of the next lease is under way. */
+  fetching: boolean;
+}
+
 export class UpgradeRate {
-  private readonly local = new Map<string, { left: number; until: number }>();
+  private readonly local = new Map<string, RateLease>();
   private readonly pending = new Map<string, Promise<Refusal>>();
   private readonly size: number;
 
@@ -25,12 +32,43 @@ export class UpgradeRate {
     this.size = leaseSize(limit);
   }
 
-  /** Spends a point of a lease already held: true, or false when Redis must be asked. */
+  /**
+   * Spends a point without waiting for Redis: true, or false when Redis must be asked first.
+   * With leases of several points the next lease is fetched in the background before this one
+   * runs out, and the first lease of a window is granted on credit while its fetch is under way
+   * (a refusal takes back what is left of it). An address already at its limit so gets at most one
+   * lease (a twentieth of the limit) more per gateway and window; one under it never waits.
+   */
   trySpend(ip: string, now = Date.now()): boolean {
-    const lease = this.local.get(ip);
+    let lease = this.local.get(ip);
+    if (this.size > 1) {
+      if (!lease || lease.until <= now) {
+        lease = { left: this.size, until: now + 1000, fetching: false };
+        this.local.set(ip, lease);
+        this.refill(ip, lease, true);
+      } else if (lease.left <= this.size / 2 && !lease.fetching) {
+        this.refill(ip, lease, false);
+      }
+    }
     if (!lease || lease.until <= now || lease.left <= 0) return false;
     lease.left -= 1;
     return true;
+  }
+
+  private refill(ip: string, lease: RateLease, onCredit: boolean): void {
+    lease.fetching = true;
+    this.limiter.consume(ip, this.size).then(
+      (res) => {
+        lease.fetching = false;
+        lease.until = Date.now() + Math.max(res.msBeforeNext, 50);
+        if (!onCredit) lease.left += this.size;
+      },
+      (rejection: unknown) => {
+        lease.fetching = false;
+        // At the limit: nothing more on credit until the window ends (take() asks Redis then).
+        if (rejection instanceof RateLimiterRes) lease.left = 0;
+      },
+    );
   }
 
   /**
@@ -51,7 +89,7 @@ export class UpgradeRate {
         const lease = this.local.get(ip);
         if (lease && lease.until > Date.now()) lease.left += size;
         // A lease fetched in the last moments of a window still serves the burst that asked for it.
-        else this.local.set(ip, { left: size, until: Date.now() + Math.max(res.msBeforeNext, 50) });
+        else this.local.set(ip, { left: size, until: Date.now() + Math.max(res.msBeforeNext, 50), fetching: false });
         return null;
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection;
@@ -74,8 +112,16 @@ export class UpgradeRate {
  * leases, hands them out locally, takes closed ones back, and returns what it holds spare beyond
  * two leases (and everything on shutdown or when the address has gone quiet).
  */
+interface Slots {
+  held: number;
+  spare: number;
+  /** Slots handed out on credit that Redis then refused: given back to nobody when they close. */
+  owed: number;
+  fetching: boolean;
+}
+
 export class ConnectionSlots {
-  private readonly local = new Map<string, { held: number; spare: number }>();
+  private readonly local = new Map<string, Slots>();
   private readonly pending = new Map<string, Promise<Refusal>>();
   private readonly size: number;
 
@@ -83,12 +129,45 @@ export class ConnectionSlots {
     this.size = leaseSize(limit);
   }
 
+  /** Hands out a slot without waiting for Redis (the credit rule of UpgradeRate.trySpend). */
   trySpend(ip: string): boolean {
-    const slots = this.local.get(ip);
+    let slots = this.local.get(ip);
+    if (this.size > 1) {
+      if (!slots) {
+        slots = { held: 0, spare: this.size, owed: 0, fetching: false };
+        this.local.set(ip, slots);
+        this.refill(ip, slots, true);
+      } else if (slots.spare <= this.size / 2 && !slots.fetching && slots.owed === 0) {
+        this.refill(ip, slots, false);
+      }
+    }
     if (!slots || slots.spare <= 0) return false;
     slots.spare -= 1;
     slots.held += 1;
     return true;
+  }
+
+  private refill(ip: string, slots: Slots, onCredit: boolean): void {
+    slots.fetching = true;
+    this.limiter.consume(ip, this.size).then(
+      () => {
+        slots.fetching = false;
+        if (!onCredit) slots.spare += this.size;
+      },
+      (rejection: unknown) => {
+        slots.fetching = false;
+        if (!(rejection instanceof RateLimiterRes)) {
+          this.onError(rejection);
+          return;
+        }
+        // Refused: the consume still counted, so give it back; what was lent on credit is owed.
+        this.limiter.reward(ip, this.size).catch(this.onError);
+        if (onCredit) {
+          slots.owed += this.size - slots.spare;
+          slots.spare = 0;
+        }
+      },
+    );
   }
 
   async take(ip: string): Promise<Refusal> {
@@ -99,7 +178,7 @@ export class ConnectionSlots {
     for (const size of this.size > 1 ? [this.size, 1] : [1]) {
       try {
         await this.limiter.consume(ip, size);
-        const slots = this.local.get(ip) ?? { held: 0, spare: 0 };
+        const slots = this.local.get(ip) ?? { held: 0, spare: 0, owed: 0, fetching: false };
         // A slot of one's own is held by the caller at once; a lease joins the spare ones.
         if (this.size === 1) slots.held += 1;
         else slots.spare += size;
@@ -119,6 +198,10 @@ export class ConnectionSlots {
     const slots = this.local.get(ip);
     if (!slots || slots.held <= 0) return;
     slots.held -= 1;
+    if (slots.owed > 0) {
+      slots.owed -= 1; // a slot Redis never granted: nothing to give back
+      return;
+    }
     slots.spare += 1;
     if (slots.spare > 2 * this.size) {
       const extra = slots.spare - this.size;
@@ -130,7 +213,7 @@ export class ConnectionSlots {
   /** Gives back the spare slots of addresses without connections here. */
   sweep(): void {
     for (const [ip, slots] of this.local) {
-      if (slots.held > 0) continue;
+      if (slots.held > 0 || slots.fetching) continue;
       this.local.delete(ip);
       if (slots.spare > 0) this.limiter.reward(ip, slots.spare).catch(this.onError);
     }
@@ -140,19 +223,21 @@ export class ConnectionSlots {
   async releaseAll(): Promise<void> {
     const all = [...this.local];
     this.local.clear();
-    await Promise.allSettled(all.map(([ip, s]) => this.limiter.reward(ip, s.held + s.spare)));
+    await Promise.allSettled(all.map(([ip, s]) => this.limiter.reward(ip, s.held - s.owed + s.spare)));
   }
 }
 
 /**
  * Single flight per address: the first caller fetches a lease, the others wait for it and spend
- * from it; whoever finds it spent fetches again (a few times at most).
+ * from it; whoever finds it spent fetches again, until Redis refuses.
  */
 async function takeLeased(size: number, pending: Map<string, Promise<Refusal>>, ip: string, fetch: () => Promise<Refusal>, spend: () => boolean): Promise<Refusal> {
   // A lease of one point is nobody else's: fetched for this caller alone, and already its own.
   if (size === 1) return fetch();
   let refusal: Refusal = null;
-  for (let attempt = 0; attempt < 4; attempt++) {
+  // Each round either spends or fetches another lease from Redis, which refuses at the limit: the
+  // loop ends well before its bound unless Redis keeps granting to others first.
+  for (let attempt = 0; attempt < 64; attempt++) {
     let inflight = pending.get(ip);
     if (!inflight) {
       inflight = fetch().finally(() => pending.delete(ip));
@@ -162,7 +247,5 @@ async function takeLeased(size: number, pending: Map<string, Promise<Refusal>>, 
     if (spend()) return null;
     if (refusal) return refusal;
   }
-  // Redis granted every lease asked for, and others spent each first: the address is under its
-  // limit, let this one through (a handful over a lease at worst, never a refusal under the limit).
-  return refusal;
+  return { retryAfterSeconds: 1 };
 }
