@@ -13,8 +13,9 @@ export type Refusal = { retryAfterSeconds: number } | null;
  * Upgrades per second per address, shared through Redis, but not one Redis call per upgrade: a
  * gateway consumes a lease of points for an address at once (a twentieth of the limit) and spends
  * it locally until the window ends. A lease left unspent makes the limit a little stricter; the
- * credit of trySpend a little looser (one lease per gateway and window at most). With a limit
- * under 40 every upgrade asks Redis and waits, exactly as a plain limiter would.
+ * first lease of a window, which trySpend grants without Redis, a little looser (one lease per
+ * gateway and window at most). With a limit under 40 every upgrade asks Redis and waits, exactly
+ * as a plain limiter would.
  */
 interface RateLease {
   left: number;
@@ -34,20 +35,21 @@ export class UpgradeRate {
 
   /**
    * Spends a point without waiting for Redis: true, or false when Redis must be asked first.
-   * With leases of several points the next lease is fetched in the background before this one
-   * runs out, and the first lease of a window is granted on credit while its fetch is under way
-   * (a refusal takes back what is left of it). An address already at its limit so gets at most one
-   * lease (a twentieth of the limit) more per gateway and window; one under it never waits.
+   * With leases of several points every window starts with one lease of the gateway's own (a
+   * twentieth of the limit) and the next is fetched from Redis in the background before it runs
+   * out (a refusal takes back what is left). An address so gets at most one lease more per gateway
+   * and window than the limit; one under it never waits, and one under a lease never costs Redis.
    */
   trySpend(ip: string, now = Date.now()): boolean {
     let lease = this.local.get(ip);
     if (this.size > 1) {
       if (!lease || lease.until <= now) {
+        // Each window starts with one lease of this gateway's own, not asked of Redis: an address
+        // that stays under it (nearly all of them) costs Redis nothing at all.
         lease = { left: this.size, until: now + 1000, fetching: false };
         this.local.set(ip, lease);
-        this.refill(ip, lease, true);
       } else if (lease.left <= this.size / 2 && !lease.fetching) {
-        this.refill(ip, lease, false);
+        this.refill(ip, lease);
       }
     }
     if (!lease || lease.until <= now || lease.left <= 0) return false;
@@ -55,13 +57,13 @@ export class UpgradeRate {
     return true;
   }
 
-  private refill(ip: string, lease: RateLease, onCredit: boolean): void {
+  private refill(ip: string, lease: RateLease): void {
     lease.fetching = true;
     this.limiter.consume(ip, this.size).then(
       (res) => {
         lease.fetching = false;
         lease.until = Date.now() + Math.max(res.msBeforeNext, 50);
-        if (!onCredit) lease.left += this.size;
+        lease.left += this.size;
       },
       (rejection: unknown) => {
         lease.fetching = false;

@@ -65,7 +65,8 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       const extensions = req.getHeader('sec-websocket-extensions');
       // The common request, a plain job id without resume, is checked without a zod result.
       const query = req.getQuery();
-      const plainJobId = query === '' || TOKEN_ONLY_QUERY.test(query) ? jobIdFromPath(req.getParameter(0)) : null;
+      const tokenOnly = query !== '' && TOKEN_ONLY_QUERY.test(query);
+      const plainJobId = query === '' || tokenOnly ? jobIdFromPath(req.getParameter(0)) : null;
       const parsed =
         plainJobId === null
           ? upgradeSchema.safeParse({
@@ -95,7 +96,12 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
         if (last_seq !== undefined) resume = { lastSeq: last_seq, epoch: epoch ?? null };
       }
       // Everything the rest needs is copied out of req now: it is gone after this function returns.
-      const credentials = auth.enabled ? credentialsOf(req, protocol) : NO_CREDENTIALS;
+      // `?token=…` alone (a browser, the seed's clients): the token is the query's tail, no second copy.
+      const credentials = !auth.enabled
+        ? NO_CREDENTIALS
+        : tokenOnly && protocol === '' && req.getHeader('authorization') === ''
+          ? { bearer: null, token: query.slice(6) }
+          : credentialsOf(req, protocol);
       const answeredProtocol = auth.enabled ? chosenProtocol(protocol) : protocol;
       const ip = ctx.clientIp.of(res, req);
 

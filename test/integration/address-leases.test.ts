@@ -27,8 +27,9 @@ describe('per-address limits taken from Redis in leases', () => {
       }),
     );
     const granted = results.filter((r) => r === null).length;
-    expect(granted).toBeLessThanOrEqual(100);
-    // At most one unspent lease (5 points) per gateway is lost to the others.
+    // Each gateway starts the window with one lease (5 points) of its own, not counted in Redis;
+    // at most one lease per gateway is left unspent to the others.
+    expect(granted).toBeLessThanOrEqual(100 + 2 * 5);
     expect(granted).toBeGreaterThanOrEqual(90);
     expect(results.find((r) => r !== null)).toMatchObject({ retryAfterSeconds: expect.any(Number) });
   });
@@ -48,8 +49,10 @@ describe('per-address limits taken from Redis in leases', () => {
     const closing = opened.filter((g) => g === 0).length;
     for (let i = 0; i < closing; i++) gateways[0]!.release('10.0.0.2');
     gateways[0]!.sweep();
+    await new Promise((r) => setTimeout(r, 200)); // the slots it gives back reach Redis
     const again = await Promise.all(Array.from({ length: closing }, () => open(gateways[1]!)));
-    expect(again.filter((r) => r === null).length).toBeGreaterThanOrEqual(closing - 5);
+    // Within two leases: what a gateway lent on credit and what it keeps spare.
+    expect(again.filter((r) => r === null).length).toBeGreaterThanOrEqual(closing - 2 * 5);
     await Promise.all(gateways.map((g) => g.releaseAll()));
     expect(Number(await t.redis.get(`${t.keyPrefix}conns:10.0.0.2`))).toBe(0);
   });
