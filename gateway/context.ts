@@ -9,6 +9,7 @@ import type { JobEventLog } from '../shared/redis/job-event-log.js';
 import type { AuthHook } from './auth/auth-hook.js';
 import type { ClientIp } from './auth/client-ip.js';
 import type { Limits } from './limits/limits.js';
+import type { GatewayMetrics } from './metrics.js';
 import type { EventSubscriber } from './ws/event-subscriber.js';
 import type { MissingJobs } from './ws/missing-jobs.js';
 import type { JobChannels } from './ws/job-channels.js';
@@ -24,6 +25,7 @@ export interface GatewayContext {
   subscriber: EventSubscriber;
   eventLog: JobEventLog;
   channels: JobChannels;
+  metrics: GatewayMetrics;
   uws: { native: boolean; binary: string | null };
   // --- Access control and abuse limits ---
   auth: AuthHook;

@@ -1,26 +1,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase } from '../shared/db/database.js';
 import { migrateToLatest } from '../shared/db/migrate.js';
-import { createLogger } from '../shared/logger.js';
 import { CLOSE_CODES } from '../shared/protocol.js';
 import { createScrapeQueue } from '../shared/queue.js';
 import { createRedis, whenReady } from '../shared/redis/connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
-import { loadConfigOrExit } from '../shared/startup.js';
+import { createServiceLogger, loadConfigOrExit, waitForDependenciesOrExit } from '../shared/startup.js';
 import { createApp } from './app.js';
 import { AuthHook } from './auth/auth-hook.js';
 import { ClientIp } from './auth/client-ip.js';
 import { Limits } from './limits/limits.js';
 import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
+import { GatewayMetrics } from './metrics.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
+import { closeGradually } from './ws/drain.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
 import { MissingJobs } from './ws/missing-jobs.js';
 
 const config = loadConfigOrExit('gateway');
-const log = createLogger('gateway', config.logLevel, { gatewayId: config.gateway.id });
+const log = createServiceLogger('gateway', config, { gatewayId: config.gateway.id });
 
 if (!config.auth.enabled) {
   log.warn('AUTH_ENABLED=false: anyone who reaches this gateway can enqueue jobs and watch every job; use it only on a trusted network');
@@ -36,6 +37,7 @@ if (uws.native) {
   );
 }
 
+await waitForDependenciesOrExit(config, log);
 const db = createDatabase(config.databaseUrl);
 await withRetry('postgres migrations', () => migrateToLatest(db));
 
@@ -46,10 +48,17 @@ const subscriberConnection = createRedis(config.redisUrl, log, `gateway:${config
 const subscriber = redisEventSubscriber(subscriberConnection);
 const queueConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:queue`);
 const queue = createScrapeQueue(config, queueConnection);
+// Without a listener BullMQ prints each connection error with its stack; its connection logs them once.
+queue.on('error', (error) => log.debug({ err: error.message }, 'queue error'));
 const eventLog = new JobEventLog(redis, keys, config.history);
 
 let app: TemplatedApp | undefined;
-const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => app?.publish(topic, payload, false), log);
+const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => {
+  app?.publish(topic, payload, false);
+  metrics.delivered(payload);
+}, log);
+const state = { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() };
+const metrics = new GatewayMetrics({ state, channels, redis, subscriber, config });
 const ctx: GatewayContext = {
   config,
   log,
@@ -60,11 +69,12 @@ const ctx: GatewayContext = {
   eventLog,
   channels,
   uws,
+  metrics,
   auth: new AuthHook(config, db),
   limits: new Limits(redis, keys, config.limits, log),
   clientIp: new ClientIp(config.auth.trustedProxies),
   missingJobs: new MissingJobs(),
-  state: { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() },
+  state,
 };
 app = createApp(ctx);
 // A SUBSCRIBE queued before the connection's ready check would turn it into a subscriber too
@@ -82,7 +92,9 @@ if (!listenSocket) {
 }
 const port = uWS.us_socket_local_port(listenSocket);
 log.info({ ...describeDescriptorLimit() }, 'connection capacity');
-log.info({ host: config.gateway.host, port, uwsNative: uws.native }, 'gateway listening');
+const url = `http://${['0.0.0.0', '::', ''].includes(config.gateway.host) ? '127.0.0.1' : config.gateway.host}:${port}/`;
+log.info({ host: config.gateway.host, port, url, uwsNative: uws.native }, 'gateway listening');
+log.info({ url }, `dashboard and API at ${url}`);
 
 let stopping: Promise<void> | undefined;
 /** Stop accepting, tell clients to reconnect elsewhere, wait for them to leave, then close. */
@@ -91,8 +103,10 @@ function shutdown(signal: string): Promise<void> {
     log.info({ signal, connections: ctx.state.connections }, 'draining');
     ctx.state.draining = true;
     uWS.us_listen_socket_close(listenSocket);
-    channels.closeAll(CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     const deadline = Date.now() + config.gateway.drainTimeoutSeconds * 1000;
+    // Spread over the drain window less a second for the last ones to leave.
+    const spreadMs = Math.max(0, config.gateway.drainTimeoutSeconds * 1000 - 1000);
+    await closeGradually(channels.sockets(), spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
     await ctx.limits.releaseAll();
     await Promise.allSettled([queue.close(), db.destroy()]);
@@ -113,7 +127,7 @@ async function withRetry<T>(what: string, action: () => Promise<T>, attempts = 3
       return await action();
     } catch (error) {
       if (attempt >= attempts) throw error;
-      log.warn({ err: error, attempt }, `${what} failed; retrying`);
+      log.warn({ attempt, reason: error instanceof Error ? error.message : String(error) }, `${what} failed; retrying`);
       await sleep(1000);
     }
   }

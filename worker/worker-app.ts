@@ -4,18 +4,21 @@ import type { Config } from '../shared/config.js';
 import { createDatabase } from '../shared/db/database.js';
 import { migrateToLatest } from '../shared/db/migrate.js';
 import type { Logger } from '../shared/logger.js';
-import type { ScrapeJobData } from '../shared/queue.js';
+import { createScrapeQueue, type ScrapeJobData } from '../shared/queue.js';
 import { createRedis } from '../shared/redis/connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { RedisEventSink } from './events/redis-event-sink.js';
 import { FinalFailureHandler } from './final-failure-handler.js';
+import { WorkerMetrics } from './metrics.js';
 import { FlightOrchestrator } from './orchestrator/orchestrator.js';
 import { createScrapeProcessor } from './processor.js';
 import { createScrapers } from './scrapers/index.js';
 
 export interface WorkerApp {
   readonly id: string;
+  /** Port of GET /metrics, or null when METRICS_PORT is unset. */
+  readonly metricsPort: number | null;
   /** Stops taking jobs, lets the active ones finish, then closes every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -53,8 +56,10 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
     const queueRedis = createRedis(config.redisUrl, log, 'worker-queue', { maxRetriesPerRequest: null });
     closers.push(() => queueRedis.quit());
 
+    const metrics = config.worker.metricsPort === null ? null : await startMetrics(config, log, id, closers);
+    const scrapers = createScrapers(config.worker);
     const orchestrator = new FlightOrchestrator({
-      scrapers: createScrapers(config.worker),
+      scrapers: metrics ? new Map([...scrapers].map(([name, scraper]) => [name, metrics.measured(scraper)])) : scrapers,
       db,
       concurrency: config.worker.orchestratorConcurrency,
       failureThreshold: config.worker.jobFailureThreshold,
@@ -82,6 +87,15 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
     closers.push(() => worker.close());
     worker.on('error', (error) => log.error({ err: error }, 'worker error'));
     worker.on('failed', finalFailures.onFailed);
+    if (metrics) {
+      const seconds = (job: { processedOn?: number; finishedOn?: number }) => ((job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())) / 1000;
+      worker.on('completed', (job) => metrics.jobEnded('completed', seconds(job)));
+      worker.on('failed', (job) => {
+        if (!job) return;
+        const retried = job.attemptsMade < (job.opts.attempts ?? 1) && job.finishedOn === undefined;
+        metrics.jobEnded(retried ? 'retried' : 'failed', seconds(job));
+      });
+    }
     worker.on('stalled', (bullJobId) => log.warn({ bullJobId }, 'stalled job handed back to the queue'));
     // Another worker may already own a job whose lock this one could not renew: stop working on it.
     worker.on('lockRenewalFailed', (bullJobIds) => {
@@ -92,9 +106,21 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
     });
     void worker.run().catch((error: unknown) => log.error({ err: error }, 'worker loop stopped'));
     await worker.waitUntilReady();
-    return { id, close };
+    return { id, metricsPort: metrics?.port ?? null, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** The metrics registry and its HTTP endpoint, with a queue handle of its own for the queue gauges. */
+async function startMetrics(config: Config, log: Logger, id: string, closers: (() => Promise<unknown>)[]) {
+  const redis = createRedis(config.redisUrl, log, 'worker-metrics');
+  closers.push(() => redis.quit());
+  const queue = createScrapeQueue(config, redis);
+  closers.push(() => queue.close());
+  const metrics = new WorkerMetrics(id, queue);
+  const server = await metrics.serve(config.worker.metricsHost, config.worker.metricsPort ?? 0);
+  closers.push(() => server.close());
+  return Object.assign(metrics, { port: server.port });
 }

@@ -1,8 +1,4 @@
-import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../shared/logger.js';
 import type { TemplatedApp } from '../uws.js';
 import { reply, sendBody } from './responses.js';
@@ -16,31 +12,31 @@ interface ClientBundle {
   gzipped: Buffer;
 }
 
+/** The bundle `npm run build` writes beside the compiled gateway (shared/build/bundle-client.mjs). */
+const BUILT_BUNDLE = new URL('../public/client/job-stream.js', import.meta.url);
+
 /**
- * GET /client/job-stream.js: the browser build of the client SDK (shared/client/job-stream), so
- * the dashboard follows a job with exactly the code the CLI uses (reconnect, resume, dedup, the
- * shared zod schema) while the page itself needs no build step.
+ * GET /client/job-stream.js: the browser build of the client SDK, so the dashboard runs exactly
+ * the code the CLI uses while the page itself needs no build step of its own.
  *
- * Bundled on first request with esbuild, which is there at run time because tsx, which the
- * services run on, depends on it. Its source is whichever sits next to this module: the .ts under
- * `npm run start:gateway`, tsc's .js under `node dist/…`. A bundle rather than tsc's output
- * because the SDK imports the shared schema and zod, which a browser cannot resolve without an
- * import map. Lazy so that gateways nobody opens the page on spend nothing on it; gzipped once
- * because zod makes it ~450 kB (~95 kB compressed).
+ * A production build (`node dist/…`) serves the bundle made at build time: no bundler in the
+ * image. From the sources (`npm run start:gateway`, tests) there is none, so the gateway bundles
+ * on first request with the same build script, which needs esbuild from the dev dependencies.
+ * Lazy either way: gateways nobody opens the page on spend nothing on it.
  */
 export function registerClientScriptRoute(app: TemplatedApp, log: Logger): void {
   let bundle: Promise<ClientBundle | null> | undefined;
   app.get(CLIENT_SCRIPT_PATH, (res, req) => {
     const r = reply(res);
     const acceptsGzip = /\bgzip\b/i.test(req.getHeader('accept-encoding'));
-    bundle ??= bundleClient().catch((error: unknown) => {
+    bundle ??= loadBundle().catch((error: unknown) => {
       // Kept as failed: a broken build does not mend itself until the gateway is redeployed.
-      log.error({ err: error }, 'could not bundle the client SDK for the dashboard');
+      log.error({ err: error }, 'no client SDK bundle for the dashboard on this gateway');
       return null;
     });
     void bundle.then((b) => {
       if (!b) {
-        sendBody(r, 503, 'text/plain; charset=utf-8', 'the client SDK could not be built on this gateway; see its log');
+        sendBody(r, 503, 'text/plain; charset=utf-8', 'the client SDK is not available on this gateway; see its log');
         return;
       }
       const headers: Record<string, string> = { 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding', ...PAGE_SECURITY_HEADERS };
@@ -50,24 +46,15 @@ export function registerClientScriptRoute(app: TemplatedApp, log: Logger): void 
   });
 }
 
-async function bundleClient(): Promise<ClientBundle> {
-  const entry = ['ts', 'js']
-    .map((ext) => fileURLToPath(new URL(`../../shared/client/job-stream.${ext}`, import.meta.url)))
-    .find((path) => existsSync(path));
-  if (!entry) throw new Error('shared/client/job-stream is not part of this build');
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2020',
-    minify: true,
-    legalComments: 'none',
-    write: false,
-    logLevel: 'silent',
-  });
-  const file = result.outputFiles[0];
-  if (!file) throw new Error('esbuild produced no output');
-  const code = Buffer.from(file.contents);
-  return { code, gzipped: await promisify(gzip)(code) };
+async function loadBundle(): Promise<ClientBundle> {
+  try {
+    const [code, gzipped] = await Promise.all([readFile(BUILT_BUNDLE), readFile(new URL(`${BUILT_BUNDLE.href}.gz`))]);
+    return { code, gzipped };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  // Running from the sources: bundle now with the build script (a development dependency).
+  const script = new URL('../../shared/build/bundle-client.mjs', import.meta.url);
+  const { bundleClientSdk } = (await import(script.href)) as { bundleClientSdk: () => Promise<ClientBundle> };
+  return bundleClientSdk();
 }

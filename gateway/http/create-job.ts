@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createJobRequestSchema, fieldErrors, type CreateJobResponse, type JobParams } from '../../shared/api.js';
+import { createJobRequestSchema, fieldErrors, isJsonContentType, REQUEST_PARSE_OPTIONS, type CreateJobResponse, type JobParams } from '../../shared/api.js';
 import { deleteJob } from '../../shared/db/jobs.repository.js';
 import { admitJob } from '../../shared/db/job-admission.repository.js';
 import { enqueueScrape } from '../../shared/queue.js';
@@ -37,14 +37,14 @@ export async function createJob(ctx: GatewayContext, r: Reply, request: CreateJo
     raw = await request.body;
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
-      sendError(r, 400, error.code, error.message, { closeConnection: true });
+      sendError(r, 413, 'BODY_TOO_LARGE', error.message, { closeConnection: true });
       return;
     }
     if (error instanceof RequestAbortedError) return;
     throw error;
   }
-  if (!/^application\/json\b/i.test(request.contentType)) {
-    sendError(r, 400, 'UNSUPPORTED_MEDIA_TYPE', 'send the job as JSON with Content-Type: application/json');
+  if (!isJsonContentType(request.contentType)) {
+    sendError(r, 415, 'UNSUPPORTED_MEDIA_TYPE', `send the job as JSON with Content-Type: application/json${request.contentType ? `, not ${request.contentType}` : ''}`);
     return;
   }
   let json: unknown;
@@ -54,7 +54,7 @@ export async function createJob(ctx: GatewayContext, r: Reply, request: CreateJo
     sendError(r, 400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message}`);
     return;
   }
-  const parsed = createJobRequestSchema.safeParse(json);
+  const parsed = createJobRequestSchema.safeParse(json, REQUEST_PARSE_OPTIONS);
   if (!parsed.success) {
     sendError(r, 400, 'VALIDATION_FAILED', 'the job request is invalid', { fields: fieldErrors(parsed.error) });
     return;

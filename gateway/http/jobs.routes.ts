@@ -4,6 +4,7 @@ import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { credentialsOf, type Credentials } from '../auth/credentials.js';
 import { authorizeJobRead } from '../auth/job-access.js';
 import type { GatewayContext } from '../context.js';
+import { queuedInfo, type QueuedInfo } from '../queued-job.js';
 import type { TemplatedApp } from '../uws.js';
 import { createJob, type CreateJobRequest } from './create-job.js';
 import { publicBase } from './public-url.js';
@@ -98,12 +99,16 @@ async function jobStatus(ctx: GatewayContext, r: Reply, id: number, credentials:
     sendError(r, 404, 'JOB_NOT_FOUND', `Job ${id} not found`);
     return;
   }
-  sendJson(r, 200, toStatusResponse(job));
+  sendJson(r, 200, toStatusResponse(job, await queuedInfo(ctx, job)));
 }
 
-function toStatusResponse(job: ScrapingJob): JobStatusResponse {
+function toStatusResponse(job: ScrapingJob, queued: QueuedInfo | null): JobStatusResponse {
   const end = job.completed_at ?? (job.status === 'running' ? new Date() : null);
   return {
+    queued_since: queued?.queued_since ?? null,
+    queued_seconds: queued ? Math.round((Date.now() - job.created_at.getTime()) / 1000) : null,
+    queue_position: queued?.queue_position ?? null,
+    queue_length: queued?.queue_length ?? null,
     job_id: job.id,
     job_type: job.job_type,
     source: job.source,

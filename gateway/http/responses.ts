@@ -40,6 +40,7 @@ const STATUS_TEXT: Record<number, string> = {
   401: '401 Unauthorized',
   422: '422 Unprocessable Entity',
   429: '429 Too Many Requests',
+  426: '426 Upgrade Required',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };

@@ -188,11 +188,9 @@ export class JobChannels {
     return { frames: shared.frames.slice(), servedSeq: shared.servedSeq };
   }
 
-  /** Closes every local client (graceful shutdown: they reconnect elsewhere and resume). */
-  closeAll(code: number, reason: string): void {
-    for (const channel of [...this.byJob.values()]) {
-      for (const socket of [...channel.members]) socket.close(code, reason);
-    }
+  /** Every local client, joining or live (graceful shutdown closes them in batches). */
+  sockets(): ChannelSocket[] {
+    return [...this.byJob.values()].flatMap((channel) => [...channel.members]);
   }
 
   /** Detaches a closed socket; the last one out unsubscribes the job's channel. */

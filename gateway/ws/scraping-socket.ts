@@ -76,15 +76,20 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
             })
           : null;
       if (state.draining) {
+        ctx.metrics.upgrade('draining');
         sendError(immediate(res), 503, 'DRAINING', 'gateway is shutting down; connect again');
         return;
       }
       if (parsed && !parsed.success) {
-        const problem = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-        sendError(immediate(res), 400, 'BAD_REQUEST', problem);
+        const issues = parsed.error.issues;
+        const badId = issues.find((i) => i.path[0] === 'job_id');
+        ctx.metrics.upgrade('bad_request');
+        if (badId) sendError(immediate(res), 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
+        else sendError(immediate(res), 400, 'BAD_RESUME_POINT', issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
         return;
       }
       if (origin && allowed.size > 0 && !allowed.has(origin)) {
+        ctx.metrics.upgrade('forbidden');
         sendError(immediate(res), 403, 'ORIGIN_NOT_ALLOWED', `origin ${origin} is not allowed`);
         return;
       }
@@ -110,12 +115,14 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       const known = resume === null ? auth.authorizeJobRead(credentials, jobId) : null;
       if (known !== null && !(known instanceof Promise)) {
         if (!known.ok && known.kind === 'unauthorized') {
+          ctx.metrics.upgrade('unauthorized');
           sendError(immediate(res), 401, 'UNAUTHORIZED', known.message);
           return;
         }
       }
       const limitsNow = limits.admitUpgradeNow(ip);
       if (limitsNow === 'allowed' && known !== null && !(known instanceof Promise)) {
+        ctx.metrics.upgrade(known.ok ? 'accepted' : 'not_found');
         res.upgrade(socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, !known.ok, null), key, answeredProtocol, extensions, context);
         return;
       }
@@ -130,11 +137,13 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
             return;
           }
           if (admission.kind === 'refuse') {
+            ctx.metrics.upgrade(admission.status === 429 ? 'rate_limited' : 'unauthorized');
             const headers = admission.retryAfterSeconds ? { 'Retry-After': String(admission.retryAfterSeconds) } : undefined;
             sendError(r, admission.status, admission.code, admission.message, { headers });
             return;
           }
           r.aborted = true;
+          ctx.metrics.upgrade(admission.kind === 'not-found' ? 'not_found' : 'accepted');
           const replayHolder = admission.kind === 'open' ? admission.replayHolder : null;
           const data = socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, admission.kind === 'not-found', replayHolder);
           res.cork(() => res.upgrade(data, key, answeredProtocol, extensions, context));

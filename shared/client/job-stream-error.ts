@@ -15,6 +15,8 @@ export const JOB_STREAM_ERROR_CODES = {
   TOKEN_UNAVAILABLE: true,
   /** maxRetries reconnects in a row failed before any frame arrived. */
   GAVE_UP: false,
+  /** The very first connection never opened, after firstConnectRetries attempts: nothing answers at the URL. */
+  UNREACHABLE: false,
 } as const;
 export type JobStreamErrorCode = keyof typeof JOB_STREAM_ERROR_CODES;
 

@@ -153,3 +153,18 @@ export function epochOfPayload(payload: string | Buffer): string | null {
   if (end < 0) return null;
   return typeof payload === 'string' ? payload.slice(start, end) : payload.toString('latin1', start, end);
 }
+
+const TIMESTAMP_MARK = '"timestamp":"';
+
+/**
+ * The emit time (ms since the epoch) of an event serialized by the emit script, whose last field is
+ * its timestamp; NaN when the payload has another shape. Read from the end, without parsing.
+ */
+export function emittedAtOfPayload(payload: string | Buffer): number {
+  const at = payload.lastIndexOf(TIMESTAMP_MARK);
+  if (at < 0) return Number.NaN;
+  const start = at + TIMESTAMP_MARK.length;
+  const end = payload.indexOf('"', start);
+  if (end < 0) return Number.NaN;
+  return Date.parse(typeof payload === 'string' ? payload.slice(start, end) : payload.toString('latin1', start, end));
+}

@@ -91,7 +91,7 @@ describe('worker crash and shutdown', () => {
     expect(events.at(-1)!.event_type).toBe('job_completed');
     expect(seqs(events)).toEqual(oneToN(events.length));
     // The exit can be seen before the last piped log lines are read.
-    await expect.poll(() => worker.lines.at(-1)?.msg).toBe('worker stopped');
+    await expect.poll(() => worker.lines.at(-1)?.msg, { timeout: 10_000 }).toBe('worker stopped');
     const messages = worker.lines.map((l) => l.msg);
     expect(messages.indexOf('job completed')).toBeGreaterThan(messages.indexOf('worker stopping: finishing active jobs'));
   });
