@@ -156,8 +156,25 @@ export const createJobResponseSchema = z.object({
   status: z.enum(JOB_STATUSES),
   ws_url: z.string(),
   status_url: z.string(),
+  // --- Access control ---
+  /** Lets its bearer watch this job (WS and status, as ?token=…); absent while auth is off. */
+  watch_token: z.string().optional(),
+  watch_token_expires_at: z.string().optional(),
 });
 export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
+
+/** POST /api/jobs/{job_id}/watch-tokens: a fresh token for the job's owner. */
+export const watchTokenResponseSchema = z.object({
+  job_id: jobIdSchema,
+  watch_token: z.string(),
+  watch_token_expires_at: z.string(),
+  ws_url: z.string(),
+  status_url: z.string(),
+});
+export type WatchTokenResponse = z.infer<typeof watchTokenResponseSchema>;
+
+/** The Idempotency-Key header of POST /api/jobs: visible ASCII, 1-200 characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[!-~]{1,200}$/;
 
 /** GET /ws/scraping/{job_id}/status: the seed's polling fallback, plus progress and seq. */
 export const jobStatusResponseSchema = z.object({

@@ -3,6 +3,8 @@ import { fieldErrors, flightsQuerySchema, jobIdFromPath, type FlightOffer, type 
 import { findJob } from '../../shared/db/jobs.repository.js';
 import { pageJobOffers, type JobOfferRow, type OfferCursor } from '../../shared/db/offers.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
+import { credentialsOf, type Credentials } from '../auth/credentials.js';
+import { authorizeJobRead } from '../auth/job-access.js';
 import type { GatewayContext } from '../context.js';
 import type { TemplatedApp } from '../uws.js';
 import { reply, sendError, sendJson, sendUnavailable, type Reply } from './responses.js';
@@ -12,7 +14,7 @@ interface FlightsRequest {
   jobIdText: string;
   query: string;
   /** For the job's access rules. */
-  headers: { authorization: string };
+  credentials: Credentials;
 }
 
 /** GET /api/jobs/{job_id}/flights?sort=price&limit=50&cursor=…: every offer the job found, cheapest party total first. */
@@ -22,17 +24,19 @@ export function registerFlightRoutes(app: TemplatedApp, ctx: GatewayContext): vo
     const request: FlightsRequest = {
       jobIdText: req.getParameter(0) ?? '',
       query: req.getQuery() ?? '',
-      headers: { authorization: req.getHeader('authorization') },
+      credentials: credentialsOf(req),
     };
     void listFlights(ctx, r, request).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
   });
 }
 
 /**
- * The job whose flights are asked for, under the same rules as its status: the one place where
- * those rules apply to this route. Null when there is no such job (or it may not be seen).
+ * The job whose flights are asked for, under the same rules as its status (authorizeJobRead):
+ * 'unauthorized' without valid credentials, null when there is no such job or it may not be seen.
  */
-async function resolveJob(ctx: GatewayContext, _request: FlightsRequest, jobId: number): Promise<ScrapingJob | null> {
+async function resolveJob(ctx: GatewayContext, request: FlightsRequest, jobId: number): Promise<ScrapingJob | null | { unauthorized: string }> {
+  const access = await authorizeJobRead(ctx, request.credentials, jobId);
+  if (!access.ok) return access.kind === 'unauthorized' ? { unauthorized: access.message } : null;
   return (await findJob(ctx.db, jobId)) ?? null;
 }
 
@@ -53,6 +57,10 @@ async function listFlights(ctx: GatewayContext, r: Reply, request: FlightsReques
     return;
   }
   const job = await resolveJob(ctx, request, jobId);
+  if (job && 'unauthorized' in job) {
+    sendError(r, 401, 'UNAUTHORIZED', job.unauthorized);
+    return;
+  }
   if (!job) {
     sendError(r, 404, 'JOB_NOT_FOUND', `Job ${jobId} not found`);
     return;

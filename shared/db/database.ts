@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { FlightsView } from './flights.table.js';
 import type { JobOffersTable } from './job-offers.table.js';
 import type { OffersTable } from './offers.table.js';
+import type { ApiKeysTable, IdempotencyKeysTable } from './api-keys.table.js';
 import type { ScrapingJobsTable } from './scraping-jobs.table.js';
 
 export interface Database {
@@ -11,6 +12,8 @@ export interface Database {
   flights: FlightsView;
   offers: OffersTable;
   job_offers: JobOffersTable;
+  api_keys: ApiKeysTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 // 'YYYY-MM-DD' stays a string: a calendar date has no time zone to shift it.

@@ -17,6 +17,8 @@ export interface ScrapingJobsTable {
   started_at: Date | null;
   completed_at: Date | null;
   created_at: ColumnType<Date, never, never>;
+  /** The API key that created the job; null for jobs created with auth off. */
+  owner_key_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export type ScrapingJob = Selectable<ScrapingJobsTable>;

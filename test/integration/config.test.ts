@@ -67,3 +67,35 @@ describe('worker process with invalid configuration', () => {
     expect(worker.lines.some((l) => l.msg === 'worker ready')).toBe(false);
   });
 });
+
+describe('secrets in configuration errors', () => {
+  it('never prints the password of an invalid DATABASE_URL or REDIS_URL, nor a secret', () => {
+    let problems: string[] = [];
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://scout:hunter2-db-pass@db:5432/scout', REDIS_URL: 'http://:redis-pass-42@redis:6379', ADMIN_TOKEN: 'short-admin' });
+    } catch (e) {
+      problems = (e as ConfigError).problems;
+    }
+    const text = problems.join('\n');
+    expect(problems).toHaveLength(3);
+    expect(text).toContain('mysql://scout:***@db:5432/scout');
+    for (const secret of ['hunter2-db-pass', 'redis-pass-42', 'short-admin']) expect(text).not.toContain(secret);
+  });
+});
+
+describe('gateway with access control on', () => {
+  it('refuses to start without a WATCH_TOKEN_SECRET of 32 bytes: exit 78 naming it, the value not shown', async () => {
+    const env = serviceEnv(
+      { databaseUrl: 'postgres://postgres:db-secret-pw@127.0.0.1:5432/never_used', keyPrefix: 'unused:' },
+      { AUTH_ENABLED: 'true', WATCH_TOKEN_SECRET: 'too-short-secret-31-bytes-long!!'.slice(0, 31) },
+    );
+    const gateway = await startService('gateway', env, { waitReady: false });
+    expect((await gateway.exited).code).toBe(78);
+    const isFatal = (l: { msg?: string }) => l.msg?.startsWith('Invalid configuration') ?? false;
+    await expect.poll(() => gateway.lines.some(isFatal), { timeout: 2_000 }).toBe(true);
+    expect(gateway.lines.find(isFatal)!.problems).toEqual([expect.stringMatching(/^WATCH_TOKEN_SECRET: at least 32 bytes/)]);
+    const output = gateway.output();
+    expect(output).not.toContain('too-short-secret');
+    expect(output).not.toContain('db-secret-pw');
+  });
+});

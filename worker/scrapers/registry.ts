@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis/cluster-connection.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RedisKeys } from '../../shared/redis/keys.js';
 import type { ScraperName } from '../../shared/scraper-names.js';
@@ -44,7 +44,7 @@ export type ScraperRegistry = ReadonlyMap<string, Scraper>;
 export interface CreateScrapersOptions {
   config: SourcesConfig;
   /** Holds the rate-limit counters every worker shares. */
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   log: Logger;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../shared/redis/cluster-connection.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { abortableDelay } from '../abortable-delay.js';
 
@@ -13,7 +13,7 @@ export class SourceRateLimit {
   private readonly limiter: RateLimiterRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keyPrefix: string,
     private readonly source: string,
     readonly ratePerSecond: number,
