@@ -54,7 +54,7 @@ export function registerJobRoutes(app: TemplatedApp, ctx: GatewayContext): void 
   app.get('/ws/scraping/:job_id/status', (res, req) => {
     const id = jobIdFromPath(req.getParameter(0));
     if (id === null) {
-      sendError(immediate(res), 400, 'BAD_JOB_ID', 'job id must be a positive integer');
+      sendError(immediate(res), 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
       return;
     }
     const credentials = credentialsOf(req);

@@ -24,7 +24,8 @@ async function watch(url: string, options: ConstructorParameters<typeof Recordin
   try {
     await client.opened;
   } catch (error) {
-    return { refused: (error as Error).message, texts: [], close: null };
+    // The message reads "<url>: upgrade refused: HTTP <status>".
+    return { refused: /upgrade refused: HTTP \d+/.exec((error as Error).message)?.[0] ?? (error as Error).message, texts: [], close: null };
   }
   const close = await Promise.race([client.closed, new Promise<null>((r) => setTimeout(() => r(null), 400))]);
   client.close();
