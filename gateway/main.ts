@@ -10,6 +10,9 @@ import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { createServiceLogger, loadConfigOrExit, waitForDependenciesOrExit } from '../shared/startup.js';
 import { createApp } from './app.js';
+import { AuthHook } from './auth/auth-hook.js';
+import { ClientIp } from './auth/client-ip.js';
+import { Limits } from './limits/limits.js';
 import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
 import { GatewayMetrics } from './metrics.js';
@@ -18,9 +21,14 @@ import { clusterEventSubscriber } from './ws/cluster-event-subscriber.js';
 import { closeGradually } from './ws/drain.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
+import { MissingJobs } from './ws/missing-jobs.js';
 
 const config = loadConfigOrExit('gateway');
 const log = createServiceLogger('gateway', config, { gatewayId: config.gateway.id });
+
+if (!config.auth.enabled) {
+  log.warn('AUTH_ENABLED=false: anyone who reaches this gateway can enqueue jobs and watch every job; use it only on a trusted network');
+}
 
 const uws = detectUwsRuntime();
 if (uws.native) {
@@ -70,6 +78,10 @@ const ctx: GatewayContext = {
   channels,
   uws,
   metrics,
+  auth: new AuthHook(config, db),
+  limits: new Limits(redis, keys, config.limits, log),
+  clientIp: new ClientIp(config.auth.trustedProxies),
+  missingJobs: new MissingJobs(),
   state,
 };
 app = createApp(ctx);
@@ -104,6 +116,7 @@ function shutdown(signal: string): Promise<void> {
     const spreadMs = Math.max(0, config.gateway.drainTimeoutSeconds * 1000 - 1000);
     await closeGradually(channels.sockets(), spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
+    await ctx.limits.releaseAll();
     await Promise.allSettled([queue.close(), db.destroy()]);
     redis.disconnect();
     subscriberConnection.disconnect();

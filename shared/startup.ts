@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { checkGatewayConfig, ConfigError, loadConfig, type Config } from './config.js';
 import { DependencyUnavailableError, EXIT_DEPENDENCY_UNAVAILABLE, postgresDependency, redisDependency, waitForDependencies, type Dependency } from './dependencies.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -8,7 +8,9 @@ import { createLogger, type Logger } from './logger.js';
  */
 export function loadConfigOrExit(service: string): Config {
   try {
-    return loadConfig();
+    const config = loadConfig();
+    if (service === 'gateway') checkGatewayConfig(config);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) {
       createLogger(service, 'info').fatal({ code: error.code, problems: error.problems }, error.message);

@@ -10,10 +10,12 @@ import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { RedisEventSink } from './events/redis-event-sink.js';
 import { FinalFailureHandler } from './final-failure-handler.js';
+import { flightSearchKind } from './jobs/flight-search.kind.js';
+import { jobKinds } from './jobs/job-kind.js';
 import { WorkerMetrics } from './metrics.js';
 import { FlightOrchestrator } from './orchestrator/orchestrator.js';
 import { createScrapeProcessor } from './processor.js';
-import { createScrapers } from './scrapers/index.js';
+import { createScrapers } from './scrapers/registry.js';
 
 export interface WorkerApp {
   readonly id: string;
@@ -57,7 +59,9 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
     closers.push(() => queueRedis.quit());
 
     const metrics = config.worker.metricsPort === null ? null : await startMetrics(config, log, id, closers);
-    const scrapers = createScrapers(config.worker);
+    const scrapers = createScrapers({ config: config.sources, redis: eventsRedis, keys, log });
+    // Which sources this worker can search (kiwi only with its key), for whoever reads the logs.
+    log.info({ sources: [...scrapers.keys()] }, 'fare sources enabled');
     const orchestrator = new FlightOrchestrator({
       scrapers: metrics ? new Map([...scrapers].map(([name, scraper]) => [name, metrics.measured(scraper)])) : scrapers,
       db,
@@ -66,7 +70,7 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
       log,
     });
     const sink = new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history, publishModeOf(config)), { pipeline: config.emitPipeline });
-    const processor = createScrapeProcessor({ db, sink, orchestrator, log, workerId: id });
+    const processor = createScrapeProcessor({ db, sink, kinds: jobKinds(flightSearchKind(orchestrator)), log, workerId: id });
     // Closed after the worker (closers run last first): its last 'failed' events still get recorded.
     const finalFailures = new FinalFailureHandler({ db, sink, log });
     closers.push(() => finalFailures.settled());

@@ -28,6 +28,7 @@ import { measureEmitCost, S7_FULL, S7_SMOKE, type EmitCostFigures } from './scen
 import { SetupCache } from './scenarios/with-system.js';
 import { FULL, SMOKE, scenarioTitles } from './sizes.js';
 import { ROOT, SYSTEM_NAMES, SYSTEMS, type SystemName } from './systems.js';
+import { benchAuthEnv } from './lib/watch-token.js';
 
 /** The V8 flags Dockerfile.gateway starts the gateway with: the bench measures it as deployed. */
 const DEPLOYED_GATEWAY_NODE_OPTIONS = '--max-semi-space-size=2';
@@ -55,8 +56,16 @@ export interface RunOptions {
   tsx: boolean;
   /** NODE_OPTIONS for the gateway processes (experiments). */
   gatewayNodeOptions: string | null;
+  /** The gateway runs with access control on (the default, as deployed): clients present watch tokens. */
+  auth: boolean;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
+}
+
+function parseAuth(value: string | undefined): boolean {
+  if (value === undefined || value === 'on') return true;
+  if (value === 'off') return false;
+  throw new Error(`--auth takes on or off, got "${value}"`);
 }
 
 export function parseOptions(argv: string[]): RunOptions {
@@ -73,6 +82,7 @@ export function parseOptions(argv: string[]): RunOptions {
       'budget-min': { type: 'string' },
       tsx: { type: 'boolean', default: false },
       'gateway-node-options': { type: 'string' },
+      auth: { type: 'string' },
     },
   });
   const list = <T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] => {
@@ -93,6 +103,7 @@ export function parseOptions(argv: string[]): RunOptions {
     budgetMin: Number(values['budget-min'] ?? (smoke ? 2 : 14)),
     tsx: values.tsx ?? false,
     gatewayNodeOptions: values['gateway-node-options'] ?? DEPLOYED_GATEWAY_NODE_OPTIONS,
+    auth: parseAuth(values.auth),
   };
 }
 
@@ -138,7 +149,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     sizes,
     smoke: options.smoke,
     systems: options.systems.map((s) => SYSTEMS[s]),
-    serverEnv: { redisUrl, databaseUrl: dbUrl.toString(), keyPrefix, profileDir: null, buildDir: options.tsx ? null : buildDir, gatewayNodeOptions: options.gatewayNodeOptions ?? undefined },
+    serverEnv: { redisUrl, databaseUrl: dbUrl.toString(), keyPrefix, profileDir: null, buildDir: options.tsx ? null : buildDir, gatewayNodeOptions: options.gatewayNodeOptions ?? undefined, extraEnv: benchAuthEnv(options.auth ?? true) },
     redisUrl,
     redisPid,
     allocJobs(count) {
@@ -348,7 +359,8 @@ const USAGE = `usage: npm run bench -- [options]
   --database-url URL        Postgres to create the bench database in (default $DATABASE_URL or local)
   --budget-min N            start no scenario after N minutes (default 14; smoke 2)
   --tsx                     run the servers from source under tsx (default: compiled, as in production)
-  --gateway-node-options S  NODE_OPTIONS for the gateway processes (default: Dockerfile.gateway's)`;
+  --gateway-node-options S  NODE_OPTIONS for the gateway processes (default: Dockerfile.gateway's)
+  --auth on|off             the gateway's access control (default on, as deployed; clients send watch tokens)`;
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   const args = process.argv.slice(2);

@@ -39,6 +39,7 @@ const row = (over: Partial<ScrapingJob> = {}): ScrapingJob => ({
   started_at: new Date('2026-01-01T00:00:00.000Z'),
   completed_at: new Date('2026-01-01T00:05:00.000Z'),
   created_at: new Date('2026-01-01T00:00:00.000Z'),
+  owner_key_id: null,
   ...over,
 });
 
