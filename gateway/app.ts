@@ -1,4 +1,5 @@
 import type { GatewayContext } from './context.js';
+import { registerCancelJobRoute } from './http/cancel-job.routes.js';
 import { registerClientScriptRoute } from './http/client-script.routes.js';
 import { registerFlightRoutes } from './http/flights.routes.js';
 import { registerHealthRoutes } from './http/health.routes.js';
@@ -14,6 +15,7 @@ export function createApp(ctx: GatewayContext): TemplatedApp {
   const app = uWS.App();
   registerScrapingSocket(app, ctx);
   registerJobRoutes(app, ctx);
+  registerCancelJobRoute(app, ctx);
   registerFlightRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
   registerMetricsRoute(app, ctx);

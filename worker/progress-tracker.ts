@@ -1,4 +1,5 @@
 import type { EventDraft, EventType, JobStatus } from '../shared/events.js';
+import { cancelledEventDraft, JOB_CANCELLED_MESSAGE } from '../shared/job-cancellation.js';
 import type { EmittedEvent, JobEventSink } from './events/job-event-sink.js';
 
 /** One scraper task as events name it: `route` like "MUC→BCN", `dates` like "2025-12-20/2025-12-27". */
@@ -88,6 +89,12 @@ export class ProgressTracker {
       error: failure.error,
       ...failure.metadata,
     });
+  }
+
+  /** A cancelled job's one terminal event (shared/job-cancellation.ts says why job_failed). */
+  emitJobCancelled(metadata: Metadata = {}): Promise<EmittedEvent> {
+    const draft = cancelledEventDraft(this.progress, this.resultsCount, metadata);
+    return this.emit(draft.event_type, draft.status, draft.progress, draft.message ?? JOB_CANCELLED_MESSAGE, draft.metadata);
   }
 
   emitScraperStarted(task: TaskRef): Promise<EmittedEvent> {

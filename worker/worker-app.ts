@@ -4,10 +4,12 @@ import type { Config } from '../shared/config.js';
 import { createDatabase } from '../shared/db/database.js';
 import { migrateToLatest } from '../shared/db/migrate.js';
 import type { Logger } from '../shared/logger.js';
-import { createScrapeQueue, type ScrapeJobData } from '../shared/queue.js';
+import { CANCEL_REASON } from '../shared/job-cancellation.js';
+import { bullmqJobId, createScrapeQueue, type ScrapeJobData } from '../shared/queue.js';
 import { connectRedis, publishModeOf } from '../shared/redis/cluster-connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
+import { listenForCancels } from './cancel-listener.js';
 import { RedisEventSink } from './events/redis-event-sink.js';
 import { FinalFailureHandler } from './final-failure-handler.js';
 import { flightSearchKind } from './jobs/flight-search.kind.js';
@@ -107,6 +109,12 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
         log.warn({ bullJobId }, 'job lock lost; aborting it here');
         worker.cancelJob(bullJobId, 'job lock lost');
       }
+    });
+    // Cancels announced by a gateway abort the job here if this worker runs it (no-op otherwise).
+    const cancelRedis = connectRedis(config, log, 'worker-cancels');
+    closers.push(async () => cancelRedis.disconnect());
+    await listenForCancels(cancelRedis, keys, log, (jobId) => {
+      if (worker.cancelJob(bullmqJobId(jobId), CANCEL_REASON)) log.info({ jobId }, 'cancel received; aborting the job');
     });
     void worker.run().catch((error: unknown) => log.error({ err: error }, 'worker loop stopped'));
     await worker.waitUntilReady();

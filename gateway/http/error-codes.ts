@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, meaning: 'A known path, another method; the `Allow` header lists the right ones.' },
   BODY_TOO_LARGE: { status: 413, meaning: 'The body is larger than `MAX_BODY_BYTES`; the connection is closed.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The body is not declared as `Content-Type: application/json`.' },
+  JOB_ALREADY_FINISHED: { status: 409, meaning: 'Cancel of a job that already ended (completed, failed or cancelled, e.g. a second cancel); nothing was changed.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, meaning: 'This `Idempotency-Key` was used with a different body in the last 24 hours.' },
   UPGRADE_REQUIRED: { status: 426, meaning: 'A plain HTTP request to the WebSocket endpoint: connect with a WebSocket client.' },
   RATE_LIMITED: { status: 429, meaning: 'Past a limit (jobs per minute, active jobs, upgrades per second, connections or replay of one client); `Retry-After` says when to try again.' },

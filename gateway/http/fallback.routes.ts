@@ -12,6 +12,7 @@ const KNOWN_PATHS: { path: RegExp; allow: string[] }[] = [
   { path: /^\/api\/jobs$/, allow: ['POST'] },
   { path: /^\/api\/jobs\/[^/]+\/flights$/, allow: ['GET'] },
   { path: /^\/api\/jobs\/[^/]+\/watch-tokens$/, allow: ['POST'] },
+  { path: /^\/api\/jobs\/[^/]+\/cancel$/, allow: ['POST'] },
   { path: /^\/ws\/scraping\/[^/]+\/status$/, allow: ['GET'] },
   { path: /^\/ws\/scraping\/[^/]+$/, allow: ['GET'] },
   { path: /^\/ws\/stats$/, allow: ['GET'] },

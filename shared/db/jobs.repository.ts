@@ -24,12 +24,15 @@ export async function deleteJob(db: Kysely<Database>, id: number): Promise<void>
 /** seq only moves forward, whatever order updates land in. */
 const raiseLastSeq = (seq: number) => sql<number>`greatest(last_seq, ${seq})`;
 
-export async function markJobRunning(db: Kysely<Database>, id: number): Promise<void> {
-  await db
+/** False when the job ended meanwhile (cancelled between the row's read and this write): it stays ended. */
+export async function markJobRunning(db: Kysely<Database>, id: number): Promise<boolean> {
+  const result = await db
     .updateTable('scraping_jobs')
     .set({ status: 'running', error_message: null, started_at: sql`coalesce(started_at, now())`, completed_at: null })
     .where('id', '=', id)
-    .execute();
+    .where('status', 'in', ['pending', 'running'])
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 export async function recordJobProgress(
@@ -49,8 +52,8 @@ export async function markJobCompleted(
   db: Kysely<Database>,
   id: number,
   result: { itemsScraped: number; lastSeq: number },
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const updated = await db
     .updateTable('scraping_jobs')
     .set({
       status: 'completed',
@@ -62,9 +65,10 @@ export async function markJobCompleted(
     })
     .where('id', '=', id)
     // A job that already ended stays as it ended: a worker that lost its lock but carried on
-    // must not overwrite the outcome another worker (or the stall limit) decided.
+    // must not overwrite the outcome another worker (or the stall limit, or a cancel) decided.
     .where('status', 'in', ['pending', 'running'])
-    .execute();
+    .executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
 }
 
 export async function markJobFailed(
@@ -88,4 +92,19 @@ export async function markJobFailed(
 /** Raises the seq floor alone (after an event that changed no other column). */
 export async function recordLastSeq(db: Kysely<Database>, id: number, lastSeq: number): Promise<void> {
   await db.updateTable('scraping_jobs').set({ last_seq: raiseLastSeq(lastSeq) }).where('id', '=', id).execute();
+}
+
+/**
+ * Ends a pending or running job as cancelled, in one conditional write: of two concurrent cancels
+ * (or a cancel and the job's own end) exactly one wins. Returns the cancelled row, or undefined
+ * when the job was already finished (or does not exist).
+ */
+export async function markJobCancelled(db: Kysely<Database>, id: number, message: string): Promise<ScrapingJob | undefined> {
+  return db
+    .updateTable('scraping_jobs')
+    .set({ status: 'cancelled', error_message: message, completed_at: sql`now()` })
+    .where('id', '=', id)
+    .where('status', 'in', ['pending', 'running'])
+    .returningAll()
+    .executeTakeFirst();
 }

@@ -31,6 +31,16 @@ export class RedisKeys {
     return Number.isSafeInteger(id) && id > 0 ? id : null;
   }
 
+  // --- Cancellation (gateway → workers) ---
+  /**
+   * Pub/sub channel on which a gateway announces a cancelled job's id to every worker (the one
+   * running it aborts it). Plain PUBLISH, not per job: workers do not know which jobs will be
+   * cancelled, and on Redis Cluster a PUBLISH reaches subscribers on every node.
+   */
+  get cancelChannel(): string {
+    return `${this.prefix}jobs:cancel`;
+  }
+
   // --- Abuse limits (gateway) ---
   /**
    * Prefix of one limiter's counters (rate-limiter-flexible appends `:<holder>`, e.g. an IP or a

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Database } from '../../shared/db/database.js';
 import { findJob, markJobCompleted, markJobRunning, recordLastSeq } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
+import { CANCEL_REASON } from '../../shared/job-cancellation.js';
 import { errorMessage, InvalidJobError, JobFailedError, ScoutError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { JobAbortedError } from '../errors.js';
@@ -87,7 +88,11 @@ export class JobRun {
     // live state's started_at) treat job_started as the job's one beginning.
     const head = await sink.head(this.jobId);
     const resumed = head !== null || row.last_seq > 0;
-    await markJobRunning(db, this.jobId);
+    if (!(await markJobRunning(db, this.jobId))) {
+      // Cancelled between the row's read and now: end its stream as the row says, run nothing.
+      await this.finishStream((await findJob(db, this.jobId)) ?? row);
+      throw new UnrecoverableError(`job ${this.jobId} ended before it ran`);
+    }
     if (resumed) {
       this.log.info({ previousSeq: head?.seq ?? row.last_seq }, 'job resumed');
       await this.tracker.emitJobProgress({
@@ -113,7 +118,11 @@ export class JobRun {
     // Postgres first: it is the source of truth, and a crash between the two leaves a completed
     // row whose missing job_completed the next delivery of the job emits (finishStream).
     await this.recorder.flush();
-    await markJobCompleted(db, this.jobId, { itemsScraped: outcome.resultsCount, lastSeq: this.tracker.lastSeq });
+    if (!(await markJobCompleted(db, this.jobId, { itemsScraped: outcome.resultsCount, lastSeq: this.tracker.lastSeq }))) {
+      // Cancelled (or ended elsewhere) while its last searches finished: the row's end stands.
+      await this.finishStream((await findJob(db, this.jobId)) ?? row);
+      throw new UnrecoverableError(`job ${this.jobId} ended while it ran`);
+    }
     await this.tracker.emitJobCompleted({
       resultsCount: outcome.resultsCount,
       message: outcome.message,
@@ -127,6 +136,15 @@ export class JobRun {
   /** Turns any error of the attempt into what BullMQ should see, marking the job failed when it will not be retried. */
   private async onError(error: unknown): Promise<unknown> {
     if (error instanceof UnrecoverableError) return error;
+    if (this.signal?.aborted && this.signal.reason === CANCEL_REASON) {
+      // Cancelled through the gateway, which found the job held here: its row is already
+      // `cancelled`, and this worker, the only writer of the job's stream, emits its end after
+      // everything it emitted so far (the searches have all settled once the kind rejected).
+      this.log.info('job cancelled; its searches stopped');
+      await this.recorder.flush();
+      await this.finishStream((await findJob(this.deps.db, this.jobId)) ?? null);
+      return new UnrecoverableError(`job ${this.jobId} cancelled`);
+    }
     if (this.signal?.aborted) {
       // The job was taken from this worker (lock lost or cancelled): whoever has it now finishes it.
       this.log.warn({ reason: String(this.signal.reason) }, 'job aborted on this worker');
@@ -163,7 +181,8 @@ export class JobRun {
    * A delivery of a job whose row is already final: the previous worker died between writing
    * the row and emitting the terminal event. Emits that event if the stream lacks it.
    */
-  private async finishStream(row: ScrapingJob): Promise<void> {
+  private async finishStream(row: ScrapingJob | null): Promise<void> {
+    if (!row) return;
     const head = await this.deps.sink.head(this.jobId);
     if (head?.status === row.status) {
       this.log.info({ status: row.status }, 'job already finished');
@@ -173,6 +192,8 @@ export class JobRun {
       await this.tracker.emitJobCompleted({ resultsCount: row.items_scraped, metadata: { total_flights: row.items_scraped, recovered: true } });
     } else if (row.status === 'failed') {
       await this.tracker.emitJobFailed({ error: row.error_message ?? 'failed', metadata: { recovered: true } });
+    } else if (row.status === 'cancelled') {
+      await this.tracker.emitJobCancelled();
     } else {
       this.log.info({ status: row.status }, 'job is no longer runnable');
       return;
