@@ -94,6 +94,12 @@ const envSchema = z.object({
   WS_MESSAGES_PER_SECOND: int(1, 10_000).default(20),
   /** History bytes one client (API key owner, or IP) may have replayed per second, averaged over 10 s. */
   REPLAY_BYTES_PER_SECOND: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+
+  // --- Stale-running sweep (worker) ---
+  /** How often a worker looks for `running` jobs nobody runs any more (seconds); 0 turns the sweep off. */
+  STALE_JOB_SWEEP_INTERVAL_SECONDS: int(0, 3600).default(30),
+  /** A `running` job with no queue entry that has emitted nothing for this long is ended as failed. */
+  STALE_JOB_AFTER_SECONDS: int(1, 7 * 24 * 3600).default(300),
 }).superRefine(checkSourcesEnabled);
 
 export type Config = ReturnType<typeof toConfig>;
@@ -152,6 +158,10 @@ function toConfig(env: z.infer<typeof envSchema>) {
       maxConnectionsPerIp: env.MAX_CONNECTIONS_PER_IP,
       messagesPerSecond: env.WS_MESSAGES_PER_SECOND,
       replayBytesPerSecond: env.REPLAY_BYTES_PER_SECOND,
+    },
+    staleSweep: {
+      intervalSeconds: env.STALE_JOB_SWEEP_INTERVAL_SECONDS,
+      staleAfterSeconds: env.STALE_JOB_AFTER_SECONDS,
     },
   };
 }

@@ -17,6 +17,7 @@ import { jobKinds } from './jobs/job-kind.js';
 import { WorkerMetrics } from './metrics.js';
 import { FlightOrchestrator } from './orchestrator/orchestrator.js';
 import { createScrapeProcessor } from './processor.js';
+import { startStaleJobSweep } from './stale-job-sweep.js';
 import { createScrapers } from './scrapers/registry.js';
 
 export interface WorkerApp {
@@ -71,7 +72,8 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
       failureThreshold: config.worker.jobFailureThreshold,
       log,
     });
-    const sink = new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history, publishModeOf(config)), { pipeline: config.emitPipeline });
+    const eventLog = new JobEventLog(eventsRedis, keys, config.history, publishModeOf(config));
+    const sink = new RedisEventSink(eventLog, { pipeline: config.emitPipeline });
     const processor = createScrapeProcessor({ db, sink, kinds: jobKinds(flightSearchKind(orchestrator)), log, workerId: id });
     // Closed after the worker (closers run last first): its last 'failed' events still get recorded.
     const finalFailures = new FinalFailureHandler({ db, sink, log });
@@ -116,6 +118,13 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
     await listenForCancels(cancelRedis, keys, log, (jobId) => {
       if (worker.cancelJob(bullmqJobId(jobId), CANCEL_REASON)) log.info({ jobId }, 'cancel received; aborting the job');
     });
+    if (config.staleSweep.intervalSeconds > 0) {
+      // A queue handle of its own: the sweep asks BullMQ whether it still holds a running job.
+      const sweepQueue = createScrapeQueue(config, eventsRedis);
+      closers.push(() => sweepQueue.close());
+      const stopSweep = startStaleJobSweep({ db, queue: sweepQueue, sink, eventLog, log, staleAfterSeconds: config.staleSweep.staleAfterSeconds }, config.staleSweep.intervalSeconds);
+      closers.push(stopSweep);
+    }
     void worker.run().catch((error: unknown) => log.error({ err: error }, 'worker loop stopped'));
     await worker.waitUntilReady();
     return { id, metricsPort: metrics?.port ?? null, close };
