@@ -29,7 +29,8 @@ const SWEEP_LOCK_KEY = 0x5c07_5eed;
 const BATCH = 100;
 
 /**
- * Finds `running` jobs nobody runs any more and ends them `failed` with one terminal event.
+ * Finds `running` jobs nobody runs any more and ends them `failed` with one terminal event (and
+ * `pending` ones whose queue entry is gone: no worker would ever take them).
  *
  * BullMQ alone cannot: when Redis lost its data (restarted empty, or failed over without the
  * last writes) the job's queue entry is gone, and a job whose last worker died after the stall
@@ -53,7 +54,7 @@ export async function sweepStaleJobs(deps: StaleJobSweepDeps): Promise<number[]>
     const candidates = await trx
       .selectFrom('scraping_jobs')
       .select('id')
-      .where('status', '=', 'running')
+      .where('status', 'in', ['pending', 'running'])
       .where(sql<boolean>`coalesce(started_at, created_at) < now() - make_interval(secs => ${deps.staleAfterSeconds})`)
       .orderBy('id')
       .limit(BATCH)
@@ -79,7 +80,7 @@ async function endIfStale(deps: StaleJobSweepDeps, jobId: number): Promise<boole
   if (Number.isFinite(lastEventAt) && Date.now() - lastEventAt < deps.staleAfterSeconds * 1000) return false;
 
   const row = await findJob(deps.db, jobId);
-  if (!row || row.status !== 'running') return false;
+  if (!row || (row.status !== 'pending' && row.status !== 'running')) return false;
   const reason = 'Job lost: its queue entry is gone (Redis lost its data, or its worker died) and it made no progress; submit it again';
   deps.sink.raiseSeqFloor(jobId, Math.max(row.last_seq, state?.seq ?? 0));
   try {

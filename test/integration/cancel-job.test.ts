@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findJob } from '../../shared/db/jobs.repository.js';
+import { findJob, insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingEvent } from '../../shared/events.js';
 import { bullmqJobId } from '../../shared/queue.js';
 import { RedisKeys } from '../../shared/redis/keys.js';
@@ -179,5 +179,14 @@ describe('cancellation and the stale-running sweep (auth on, a gateway and a wor
     await worker.waitForLog('job lock lost; aborting it here');
     await worker.waitForLog('stale running job ended as failed');
     client!.close();
+  });
+
+  it('sweeps a pending job whose queue entry never existed or vanished to failed, with its one terminal event', async () => {
+    const row = await insertPendingJob(database.db, LONG_JOB);
+    const ended = await waitForFinishedJob(database.db, row.id, 8_000);
+    expect(ended.status).toBe('failed');
+    const history = await jobHistory(redis.redis, keys, row.id);
+    expect(history.map((e) => [e.event_type, e.status])).toEqual([['job_failed', 'failed']]);
+    expect(history[0]!.metadata).toMatchObject({ code: 'JOB_LOST', queue_state: 'absent' });
   });
 });
