@@ -62,6 +62,8 @@ function tokenSource(jobId, first) {
 }
 
 setDefaultDates();
+const cancelButton = document.getElementById('job-cancel');
+cancelButton.addEventListener('click', onCancel);
 searchForm.addEventListener('submit', onSearch);
 watchForm.addEventListener('submit', onWatch);
 window.addEventListener('hashchange', watchFromHash);
@@ -75,6 +77,8 @@ async function watchJob(jobId, search = null, token = undefined) {
   void current?.close();
   view.reset(jobId);
   deals.reset();
+  cancelButton.hidden = false;
+  cancelButton.disabled = false;
   if (search) view.setSearch(search);
   if (token === undefined && apiKey()) {
     // Watching by id: the key asks for the job's token; a job that is not ours is not found.
@@ -93,7 +97,10 @@ async function watchJob(jobId, search = null, token = undefined) {
     view.event(event);
     deals.event(event);
   });
-  stream.on('end', (event) => view.end(event));
+  stream.on('end', (event) => {
+    view.end(event);
+    cancelButton.hidden = true;
+  });
   stream.on('status', (status, detail) => view.connection(status, detail));
   stream.on('error', (error) => {
     if (!error.retryable) view.note(error.message);
@@ -135,6 +142,25 @@ async function onSearch(event) {
   } finally {
     button.disabled = false;
   }
+}
+
+/** POST /api/jobs/{id}/cancel with the key; the job's stream then brings its end (status cancelled). */
+async function onCancel() {
+  const jobId = currentJobId;
+  if (jobId === null) return;
+  cancelButton.disabled = true;
+  try {
+    const response = await fetch(`/api/jobs/${jobId}/cancel`, { method: 'POST', headers: authHeaders() });
+    if (response.status === 200) return;
+    const json = await response.json().catch(() => null);
+    if (response.status === 409) view.note(`Job ${jobId} had already ended; nothing was cancelled.`);
+    else if (response.status === 401) view.note('Enter your API key to cancel this job.');
+    else if (response.status === 404) view.note(`Job ${jobId} is not one of yours (or does not exist).`);
+    else view.note(json?.error?.message ?? `The gateway answered ${response.status}; try again.`);
+  } catch (error) {
+    view.note(`Could not reach the gateway (${error.message}).`);
+  }
+  cancelButton.disabled = false;
 }
 
 function onWatch(event) {

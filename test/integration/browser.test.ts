@@ -282,6 +282,23 @@ describe('in headless Chromium', () => {
     await page.close();
   });
 
+  it('the dashboard cancels the job it follows: the badge says cancelled and the button goes', async () => {
+    const page = await newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.getByLabel('From').fill('MUC, VIE');
+    await page.getByLabel('To').fill('BCN, LIS, OPO, MAD');
+    await page.getByRole('button', { name: 'Start search' }).click();
+    const cancel = page.getByRole('button', { name: 'Cancel job' });
+    await expect.poll(() => cancel.isVisible(), { timeout: 10_000 }).toBe(true);
+    await cancel.click();
+    await expect.poll(() => page.locator('#job-status').textContent(), { timeout: 5_000 }).toBe('cancelled');
+    await expect.poll(() => cancel.isVisible()).toBe(false);
+    const jobId = Number((await page.locator('#job-title').textContent())!.replace('Job #', ''));
+    expect((await database.db.selectFrom('scraping_jobs').select('status').where('id', '=', jobId).executeTakeFirstOrThrow()).status).toBe('cancelled');
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+  });
+
   it('serves a favicon at /favicon.ico', async () => {
     const response = await fetch(`http://127.0.0.1:${port}/favicon.ico`);
     expect(response.status).toBe(200);
