@@ -1,3 +1,4 @@
+import { UnrecoverableError } from 'bullmq';
 import { JobFailedError, ScoutError } from '../shared/errors.js';
 
 /** What a job's scraper tasks came to; carried by the failure so job_failed can report it. */
@@ -30,5 +31,16 @@ export class ScrapeFailedError extends JobFailedError {
 export class JobAbortedError extends ScoutError {
   constructor(message: string, options?: ErrorOptions) {
     super('JOB_ABORTED', message, true, options);
+  }
+}
+
+/**
+ * The job was cancelled (its row says so): this worker stops it and BullMQ must not retry it.
+ * A class of its own so the metrics count it as `cancelled`, not `failed`.
+ */
+export class JobCancelledError extends UnrecoverableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobCancelledError';
   }
 }

@@ -6,7 +6,7 @@ import { failureOf } from './scrapers/http/source-error.js';
 import type { Scraper } from './scrapers/scraper.js';
 
 /** How a job run ended on this worker (the `outcome` label of scout_worker_jobs_total). */
-export type JobOutcome = 'completed' | 'failed' | 'retried';
+export type JobOutcome = 'completed' | 'failed' | 'retried' | 'cancelled';
 
 /**
  * The worker's Prometheus metrics: jobs by outcome and duration, fare-source calls by source and

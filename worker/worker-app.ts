@@ -10,6 +10,7 @@ import { connectRedis, publishModeOf } from '../shared/redis/cluster-connection.
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { listenForCancels } from './cancel-listener.js';
+import { JobCancelledError } from './errors.js';
 import { RedisEventSink } from './events/redis-event-sink.js';
 import { FinalFailureHandler } from './final-failure-handler.js';
 import { flightSearchKind } from './jobs/flight-search.kind.js';
@@ -98,8 +99,12 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
     if (metrics) {
       const seconds = (job: { processedOn?: number; finishedOn?: number }) => ((job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())) / 1000;
       worker.on('completed', (job) => metrics.jobEnded('completed', seconds(job)));
-      worker.on('failed', (job) => {
+      worker.on('failed', (job, error) => {
         if (!job) return;
+        if (error instanceof JobCancelledError) {
+          metrics.jobEnded('cancelled', seconds(job));
+          return;
+        }
         const retried = job.attemptsMade < (job.opts.attempts ?? 1) && job.finishedOn === undefined;
         metrics.jobEnded(retried ? 'retried' : 'failed', seconds(job));
       });

@@ -4,7 +4,7 @@ import type { ScrapingEvent } from '../../shared/events.js';
 import { bullmqJobId } from '../../shared/queue.js';
 import { RedisKeys } from '../../shared/redis/keys.js';
 import { AUTH_ON, createKey, postJob } from '../helpers/auth.js';
-import { jobHistory, waitForFinishedJob } from '../helpers/jobs.js';
+import { jobHistory, params, waitForFinishedJob } from '../helpers/jobs.js';
 import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
 import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
 import { httpJson, RecordingClient } from '../helpers/ws-client.js';
@@ -57,6 +57,8 @@ describe('cancellation and the stale-running sweep (auth on, a gateway and a wor
         // A lock lost is noticed within a second (the sweep test deletes it under the worker).
         JOB_LOCK_DURATION_MS: '2000',
         JOB_STALLED_INTERVAL_MS: '1000',
+        METRICS_PORT: '0',
+        HOST: '127.0.0.1',
       },
     );
     [gateway, worker] = await Promise.all([startService('gateway', env), startService('worker', env)]);
@@ -107,6 +109,11 @@ describe('cancellation and the stale-running sweep (auth on, a gateway and a wor
     expect(row).toMatchObject({ status: 'cancelled', error_message: 'Job cancelled' });
     expect(row!.last_seq).toBe(terminalSeq);
     await worker.waitForLog('job cancelled; its searches stopped');
+    // Counted as cancelled, not as failed.
+    const ready = await worker.waitForLog('worker ready');
+    const metrics = async () => (await fetch(`http://127.0.0.1:${Number(ready.metricsPort)}/metrics`)).text();
+    await expect.poll(metrics).toMatch(/^scout_worker_jobs_total\{[^}]*outcome="cancelled"[^}]*\} 1$/m);
+    expect(await metrics()).not.toMatch(/^scout_worker_jobs_total\{[^}]*outcome="failed"/m);
   });
 
   it('takes a pending job off the queue, and its watchers get the one terminal event from the gateway', async () => {
@@ -182,7 +189,7 @@ describe('cancellation and the stale-running sweep (auth on, a gateway and a wor
   });
 
   it('sweeps a pending job whose queue entry never existed or vanished to failed, with its one terminal event', async () => {
-    const row = await insertPendingJob(database.db, LONG_JOB);
+    const row = await insertPendingJob(database.db, params());
     const ended = await waitForFinishedJob(database.db, row.id, 8_000);
     expect(ended.status).toBe('failed');
     const history = await jobHistory(redis.redis, keys, row.id);

@@ -7,7 +7,7 @@ import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { CANCEL_REASON } from '../../shared/job-cancellation.js';
 import { errorMessage, InvalidJobError, JobFailedError, ScoutError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { JobAbortedError } from '../errors.js';
+import { JobAbortedError, JobCancelledError } from '../errors.js';
 import type { JobEventSink } from '../events/job-event-sink.js';
 import { recordJobFailure } from '../job-failure.js';
 import { JobProgressRecorder } from '../job-progress-recorder.js';
@@ -90,8 +90,7 @@ export class JobRun {
     const resumed = head !== null || row.last_seq > 0;
     if (!(await markJobRunning(db, this.jobId))) {
       // Cancelled between the row's read and now: end its stream as the row says, run nothing.
-      await this.finishStream((await findJob(db, this.jobId)) ?? row);
-      throw new UnrecoverableError(`job ${this.jobId} ended before it ran`);
+      throw await this.endedElsewhere(row, 'before it ran');
     }
     if (resumed) {
       this.log.info({ previousSeq: head?.seq ?? row.last_seq }, 'job resumed');
@@ -120,8 +119,7 @@ export class JobRun {
     await this.recorder.flush();
     if (!(await markJobCompleted(db, this.jobId, { itemsScraped: outcome.resultsCount, lastSeq: this.tracker.lastSeq }))) {
       // Cancelled (or ended elsewhere) while its last searches finished: the row's end stands.
-      await this.finishStream((await findJob(db, this.jobId)) ?? row);
-      throw new UnrecoverableError(`job ${this.jobId} ended while it ran`);
+      throw await this.endedElsewhere(row, 'while it ran');
     }
     await this.tracker.emitJobCompleted({
       resultsCount: outcome.resultsCount,
@@ -143,7 +141,7 @@ export class JobRun {
       this.log.info('job cancelled; its searches stopped');
       await this.recorder.flush();
       await this.finishStream((await findJob(this.deps.db, this.jobId)) ?? null);
-      return new UnrecoverableError(`job ${this.jobId} cancelled`);
+      return new JobCancelledError(`job ${this.jobId} cancelled`);
     }
     if (this.signal?.aborted) {
       // The job was taken from this worker (lock lost or cancelled): whoever has it now finishes it.
@@ -170,6 +168,14 @@ export class JobRun {
       this.log.warn({ err: error, attemptsMade: this.job.attemptsMade, attempts }, 'job attempt failed; BullMQ will retry');
     }
     return error;
+  }
+
+  /** The row ended without this run (a cancel, mostly): its stream ends as the row says; BullMQ must not retry. */
+  private async endedElsewhere(row: ScrapingJob, when: string): Promise<UnrecoverableError> {
+    const now = (await findJob(this.deps.db, this.jobId)) ?? row;
+    await this.finishStream(now);
+    const message = `job ${this.jobId} ${now.status === 'cancelled' ? 'cancelled' : `ended ${now.status}`} ${when}`;
+    return now.status === 'cancelled' ? new JobCancelledError(message) : new UnrecoverableError(message);
   }
 
   private async fail(reason: string, metadata: Record<string, unknown>): Promise<void> {
