@@ -64,9 +64,10 @@ async function cancelJob(ctx: GatewayContext, r: Reply, id: number, credentials:
   let removed = false;
   try {
     removed = (await ctx.queue.remove(bullmqJobId(id))) === 1;
-    if (removed) {
-      await ctx.eventLog.append(id, cancelledEventDraft(before.progress, before.items_scraped), cancelled.last_seq);
-    } else {
+    if (removed) await ctx.eventLog.append(id, cancelledEventDraft(before.progress, before.items_scraped), cancelled.last_seq);
+    // Also after a removal when the job was running: a worker whose lock lapsed (a blocked event
+    // loop) may still be at it; it stops, and finds the stream already ended as cancelled.
+    if (!removed || before.status === 'running') {
       const notice: CancelNotice = { jobId: id };
       await ctx.redis.publish(new RedisKeys(ctx.config.keyPrefix).cancelChannel, JSON.stringify(notice));
     }
