@@ -99,7 +99,7 @@ const envSchema = z.object({
   /** How often a worker looks for `running` jobs nobody runs any more (seconds); 0 turns the sweep off. */
   STALE_JOB_SWEEP_INTERVAL_SECONDS: int(0, 3600).default(30),
   /** A `running` job with no queue entry that has emitted nothing for this long is ended as failed. */
-  STALE_JOB_AFTER_SECONDS: int(1, 7 * 24 * 3600).default(300),
+  STALE_JOB_AFTER_SECONDS: int(1, 7 * 24 * 3600).default(120),
 }).superRefine(checkSourcesEnabled);
 
 export type Config = ReturnType<typeof toConfig>;
