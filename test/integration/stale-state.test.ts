@@ -30,14 +30,21 @@ class RecreatableDatabase {
 
   async drop(): Promise<void> {
     await this.db.destroy();
+    // pg's pool.end() resolves before its connections have closed; a forced drop that kills one
+    // still closing makes its client throw into the test run. Let them go first (2 s at most).
+    for (let i = 0; i < 40; i++) {
+      const rows = await this.admin('select count(*)::int as n from pg_stat_activity where datname = $1', [this.name]);
+      if (rows[0]?.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await this.admin(`drop database if exists ${this.name} with (force)`);
   }
 
-  private async admin(statement: string): Promise<void> {
+  private async admin(statement: string, values: unknown[] = []): Promise<{ n?: number }[]> {
     const client = new pg.Client({ connectionString: databaseUrl() });
     await client.connect();
     try {
-      await client.query(statement);
+      return (await client.query(statement, values)).rows;
     } finally {
       await client.end();
     }

@@ -107,6 +107,13 @@ export async function measureFinishedBytes(jobs: number, log: (line: string) => 
     await queue.close();
     redis.disconnect();
     await db.destroy();
+    // pg's pool.end() resolves before its connections have closed; a forced drop that kills one
+    // still closing makes its client throw. Let them go first (2 s at most).
+    for (let i = 0; i < 40; i++) {
+      const { rows } = await admin.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [dbName]);
+      if (rows[0]?.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await admin.query(`drop database if exists ${dbName} with (force)`);
     await admin.end();
     await server.stop();
