@@ -1,12 +1,11 @@
 import type { Queue } from 'bullmq';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../shared/db/database.js';
-import { findJob } from '../shared/db/jobs.repository.js';
+import { findJob, markJobFailed, recordLastSeq } from '../shared/db/jobs.repository.js';
 import type { Logger } from '../shared/logger.js';
 import { bullmqJobId, type ScrapeJobData } from '../shared/queue.js';
 import type { JobEventLog } from '../shared/redis/job-event-log.js';
 import type { JobEventSink } from './events/job-event-sink.js';
-import { recordJobFailure } from './job-failure.js';
 import { ProgressTracker } from './progress-tracker.js';
 
 export interface StaleJobSweepDeps {
@@ -72,20 +71,29 @@ export async function sweepStaleJobs(deps: StaleJobSweepDeps): Promise<number[]>
 }
 
 async function endIfStale(deps: StaleJobSweepDeps, jobId: number): Promise<boolean> {
+  const row = await findJob(deps.db, jobId);
+  if (!row || (row.status !== 'pending' && row.status !== 'running')) return false;
+  // An entry or a stream written for another row of the same id (the database was recreated
+  // under a Redis that kept its data) is not this job's: it counts as absent.
+  const mine = (identity: string | undefined) => identity === undefined || identity === row.identity;
   const entry = await deps.queue.getJob(bullmqJobId(jobId));
-  const queueState = entry ? await entry.getState() : 'absent';
+  const queueState = entry && mine(entry.data?.identity) ? await entry.getState() : 'absent';
   if (LIVE_STATES.has(queueState)) return false;
-  const { state } = await deps.eventLog.read(jobId);
+  const { state: read } = await deps.eventLog.read(jobId);
+  const state = read && mine(read.identity) ? read : null;
   const lastEventAt = state ? Date.parse(state.updated_at) : Number.NaN;
   if (Number.isFinite(lastEventAt) && Date.now() - lastEventAt < deps.staleAfterSeconds * 1000) return false;
 
-  const row = await findJob(deps.db, jobId);
-  if (!row || (row.status !== 'pending' && row.status !== 'running')) return false;
   const reason = 'Job lost: its queue entry is gone (Redis lost its data, or its worker died) and it made no progress; submit it again';
+  deps.sink.bindIdentity(jobId, row.identity);
   deps.sink.raiseSeqFloor(jobId, Math.max(row.last_seq, state?.seq ?? 0));
   try {
+    // Row first and only if it is still unfinished (the job may have ended since it was read):
+    // the terminal event follows a write that won, so there is never a second one.
+    if (!(await markJobFailed(deps.db, jobId, { errorMessage: reason, lastSeq: row.last_seq }))) return false;
     const tracker = new ProgressTracker(deps.sink, jobId, { start: { progress: row.progress, resultsCount: row.items_scraped } });
-    await recordJobFailure(deps.db, tracker, { reason, metadata: { code: 'JOB_LOST', queue_state: queueState, swept: true } });
+    await tracker.emitJobFailed({ error: reason, metadata: { code: 'JOB_LOST', queue_state: queueState, swept: true } });
+    await recordLastSeq(deps.db, jobId, tracker.lastSeq);
     deps.log.warn({ jobId, queueState, seq: tracker.lastSeq }, 'stale running job ended as failed');
     return true;
   } finally {

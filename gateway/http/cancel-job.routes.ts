@@ -64,7 +64,7 @@ async function cancelJob(ctx: GatewayContext, r: Reply, id: number, credentials:
   let removed = false;
   try {
     removed = (await ctx.queue.remove(bullmqJobId(id))) === 1;
-    if (removed) await ctx.eventLog.append(id, cancelledEventDraft(before.progress, before.items_scraped), cancelled.last_seq);
+    if (removed) await ctx.eventLog.append(id, cancelledEventDraft(before.progress, before.items_scraped), cancelled.last_seq, cancelled.identity);
     // Also after a removal when the job was running: a worker whose lock lapsed (a blocked event
     // loop) may still be at it; it stops, and finds the stream already ended as cancelled.
     if (!removed || before.status === 'running') {

@@ -75,8 +75,8 @@ export async function markJobFailed(
   db: Kysely<Database>,
   id: number,
   failure: { errorMessage: string; lastSeq: number },
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const updated = await db
     .updateTable('scraping_jobs')
     .set({
       status: 'failed',
@@ -86,7 +86,8 @@ export async function markJobFailed(
     })
     .where('id', '=', id)
     .where('status', 'in', ['pending', 'running'])
-    .execute();
+    .executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
 }
 
 /** Raises the seq floor alone (after an event that changed no other column). */
@@ -107,4 +108,10 @@ export async function markJobCancelled(db: Kysely<Database>, id: number, message
     .where('status', 'in', ['pending', 'running'])
     .returningAll()
     .executeTakeFirst();
+}
+
+/** The row's identity (migration 0004), or undefined when there is no such row. */
+export async function findJobIdentity(db: Kysely<Database>, id: number): Promise<string | undefined> {
+  const row = await db.selectFrom('scraping_jobs').select('identity').where('id', '=', id).executeTakeFirst();
+  return row?.identity;
 }
