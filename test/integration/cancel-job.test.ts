@@ -137,9 +137,12 @@ describe('cancellation and the stale-running sweep (auth on, a gateway and a wor
 
   it('answers 409 to a second cancel and to a finished job, 404 to another owner, 401 without a key, and changes nothing', async () => {
     const job = await create({ ...LONG_JOB, origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-03-01', '2027-03-08']], scrapers: ['sim-kiwi'] });
-    const finished = await waitForFinishedJob(database.db, job.job_id, 15_000);
-    expect(finished.status).toBe('completed');
+    expect((await waitForFinishedJob(database.db, job.job_id, 15_000)).status).toBe('completed');
+    // The row is written first, then job_completed, then its seq on the row: wait for all three.
+    await expect.poll(async () => (await jobHistory(redis.redis, keys, job.job_id)).at(-1)?.event_type).toBe('job_completed');
     const historyBefore = await jobHistory(redis.redis, keys, job.job_id);
+    await expect.poll(async () => (await findJob(database.db, job.job_id))!.last_seq).toBe(historyBefore.at(-1)!.seq);
+    const finished = await findJob(database.db, job.job_id);
 
     const again = await cancel(job.job_id, alice);
     expect(again.status).toBe(409);
@@ -159,9 +162,10 @@ describe('cancellation and the stale-running sweep (auth on, a gateway and a wor
     const twice = await cancel(other.job_id, alice);
     expect(twice.status).toBe(409);
     expect(twice.body.error.code).toBe('JOB_ALREADY_FINISHED');
-    await new Promise((r) => setTimeout(r, 500));
-    const history = await jobHistory(redis.redis, keys, other.job_id);
-    expect(history.filter(isTerminal)).toHaveLength(1);
+    const terminals = async () => (await jobHistory(redis.redis, keys, other.job_id)).filter(isTerminal).length;
+    await expect.poll(terminals, { timeout: 3_000 }).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await terminals()).toBe(1);
     expect((await httpJson(`${base}/api/jobs/${other.job_id}/cancel`, { method: 'GET' })).status).toBe(405);
   });
 
