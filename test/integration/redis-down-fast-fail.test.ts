@@ -59,9 +59,11 @@ describe('Redis down: requests that need it fail fast', () => {
     expect(joined.value).toBe(CLOSE_CODES.UNAVAILABLE);
     expect(joined.ms).toBeLessThan(3000);
 
-    // Neither process hung or died: both log Redis' absence and stay up.
+    // Neither process hung or died: both say Redis is gone, and stay up.
     expect(gateway.child.exitCode).toBeNull();
     expect(worker.child.exitCode).toBeNull();
+    await gateway.waitForLog((l) => l.msg === 'redis connection error', 3000);
+    await worker.waitForLog((l) => l.msg === 'redis connection error', 3000);
 
     await redisServer.restart();
     await expect.poll(async () => (await httpJson(`http://127.0.0.1:${port}/health`)).status, { timeout: 15_000, interval: 200 }).toBe(200);
