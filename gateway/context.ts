@@ -14,7 +14,7 @@ import type { EventSubscriber } from './ws/event-subscriber.js';
 import type { MissingJobs } from './ws/missing-jobs.js';
 import type { JobChannels } from './ws/job-channels.js';
 
-/** Everything the gateway's handlers use, built once in main.ts and passed down. */
+/** Everything the gateway's handlers use, built once in gateway-app.ts and passed down. */
 export interface GatewayContext {
   config: Config;
   log: Logger;
