@@ -175,9 +175,13 @@ export async function startGatewayApp(config: Config, log: Logger): Promise<Gate
         const spreadMs = Math.max(0, config.gateway.drainTimeoutSeconds * 1000 - 1000);
         await closeGradually(channels.sockets(), spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
         while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
+        const remaining = ctx.state.connections;
+        // Whatever is still open (sockets past the deadline, idle HTTP keep-alive connections) is
+        // cut here: a process exits anyway, but a gateway closed in-process must not keep serving.
+        (app as unknown as { close?: () => void }).close?.();
         await ctx.limits.releaseAll().catch((error: unknown) => log.warn({ err: error }, 'could not release connection slots'));
         await closeOpened();
-        log.info({ remaining: ctx.state.connections }, 'gateway stopped');
+        log.info({ remaining }, 'gateway stopped');
       })());
     return { port, url, close };
   } catch (error) {
