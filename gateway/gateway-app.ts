@@ -43,13 +43,21 @@ export class PortInUseError extends Error {
 }
 
 /**
+ * Past this, a command a Redis accepted but never answered (a hung server, a connection that died
+ * without a reset, a command in flight when it dropped) fails. Far above a command's normal time,
+ * even under a reconnect storm's event-loop lag, and above /health's 2 s: a Redis this slow is
+ * already out of the load balancer's rotation. It bounds a wait; it is not a latency target.
+ */
+const COMMAND_TIMEOUT_MS = 2500;
+
+/**
  * A single Redis' connections that answer requests fail a command at once while the server is
  * unreachable, instead of queueing it until Redis is back (ioredis' offline queue): a client then
  * gets 503 or close 4003 and retries, rather than waiting in silence for as long as the outage.
  * A Redis Cluster keeps its own retries: they ride out a failover, which is its purpose.
  */
 function failFast(config: Config): RedisOptions {
-  return config.redisCluster ? {} : { enableOfflineQueue: false };
+  return config.redisCluster ? {} : { enableOfflineQueue: false, commandTimeout: COMMAND_TIMEOUT_MS };
 }
 
 /**

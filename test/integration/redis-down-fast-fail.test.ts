@@ -80,4 +80,21 @@ describe('Redis down: requests that need it fail fast', () => {
     await client.opened;
     client.destroy();
   }, 60_000);
+
+  it('bounds the wait on a hung Redis (connections open, nothing answered): 503 and 4003, not silence', async () => {
+    const pending = (await insertPendingJob(database.db, JOB as Parameters<typeof insertPendingJob>[1])).id;
+    redisServer.pause();
+    try {
+      const [created, joined] = await Promise.all([timed(post), timed(() => watch(pending))]);
+      expect(created.value.status).toBe(503);
+      expect(joined.value).toBe(CLOSE_CODES.UNAVAILABLE);
+      // Each Redis call gives up after 2.5 s; a POST waits on up to three in turn (the rate limit,
+      // whose failure lets the request through, then the enqueue): bounded, though not 2 s.
+      expect(created.ms).toBeLessThan(10_000);
+      expect(joined.ms).toBeLessThan(4000);
+    } finally {
+      redisServer.resume();
+    }
+    await expect.poll(async () => (await post()).status, { timeout: 15_000, interval: 300 }).toBe(202);
+  }, 60_000);
 });
