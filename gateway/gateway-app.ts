@@ -22,6 +22,7 @@ import { clusterEventSubscriber } from './ws/cluster-event-subscriber.js';
 import { closeGradually } from './ws/drain.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
+import { JobIdentities } from './ws/job-identities.js';
 import { MissingJobs } from './ws/missing-jobs.js';
 
 export interface GatewayApp {
@@ -148,6 +149,7 @@ export async function startGatewayApp(config: Config, log: Logger): Promise<Gate
       limits: new Limits(redis, keys, config.limits, log),
       clientIp: new ClientIp(config.auth.trustedProxies),
       missingJobs: new MissingJobs(),
+      identities: new JobIdentities(db),
       state,
     };
     app = createApp(ctx);
