@@ -36,6 +36,9 @@ export async function serveJoin(sources: JoinSources, jobId: number, resume: Res
   const again = await sources.eventLog.read(jobId, resume?.lastSeq);
   if (again.state) return serveFromStream(jobId, again.state, again.history, resume);
   // Redis holds no stream: either no event yet (a pending job) or the stream is gone.
+  if (resume !== null && resume.lastSeq > row.last_seq) {
+    return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${row.last_seq})`);
+  }
   const resync = resume !== null && !(row.last_seq === 0 && resume.lastSeq === 0);
   return { frames: [JSON.stringify(snapshotOfRow(row, resync))], servedSeq: row.last_seq };
 }

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
 import { ServiceProcess, type LogLine } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -13,14 +14,8 @@ export const HAPROXY_CONFIG = 'gateway/deploy/haproxy.cfg';
 /** Debian installs HAProxy in /usr/sbin, which is not on every user's PATH. */
 export const HAPROXY_BIN = process.env.HAPROXY_BIN ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy');
 
-/** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** Re-exported: HAProxy cannot report the port it bound, so it is given one (see ports.ts). */
+export { freePort };
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {

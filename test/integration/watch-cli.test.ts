@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { EventDraft, EventType, JobStatus } from '../../shared/events.js';
 import { JobEventLog } from '../../shared/redis/job-event-log.js';
 import { RedisKeys } from '../../shared/redis/keys.js';
+// Two gateways must share a port chosen up front: uWS does not share an ephemeral port it bound.
+import { freePort } from '../helpers/ports.js';
 import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
 import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
 
@@ -43,14 +44,6 @@ const printedSeqs = (stdout: string) =>
     .split('\n')
     .filter((line) => line && !/ snapshot /.test(line))
     .map((line) => Number(/ #(\d+) /.exec(line)?.[1]));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('scout-watch (CLI) against a real gateway', () => {
   let database: TestDatabase;

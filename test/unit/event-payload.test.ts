@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { epochOfPayload, jobIdOfPayload, seqOfPayload } from '../../shared/redis/job-event-log.js';
+
+/** The gateway's hot-path readers of a serialized event: job id, seq and epoch read from the bytes. */
+
+const event = '{"job_id":123,"seq":4567,"event_type":"job_progress","metadata":{"epoch":"1700000000123456","x":1},"timestamp":"t"}';
+
+describe('event payload readers', () => {
+  it('read job id, seq and epoch from a string or its bytes', () => {
+    for (const p of [event, Buffer.from(event)]) {
+      expect(jobIdOfPayload(p)).toBe(123);
+      expect(seqOfPayload(p)).toBe(4567);
+      expect(epochOfPayload(p)).toBe('1700000000123456');
+    }
+  });
+
+  it('read seq 0 and one-digit ids', () => {
+    const p = '{"job_id":7,"seq":0,"event_type":"job_failed"}';
+    expect([jobIdOfPayload(p), seqOfPayload(p)]).toEqual([7, 0]);
+  });
+
+  it.each([
+    ['another shape', '{"seq":1,"job_id":2,"event_type":"x"}'],
+    ['too short to be an event', '{"job_id":1,"seq":}'],
+    ['no digits', '{"job_id":,"seq":,"event_type":"job_progress"}'],
+    ['a prefix that differs in its last character', '{"job_id"=1,"seq":2,"event_type":"job_progress"}'],
+  ])('answer -1 for %s', (_what, p) => {
+    expect(jobIdOfPayload(p)).toBe(-1);
+    expect(seqOfPayload(p)).toBe(-1);
+    expect(jobIdOfPayload(Buffer.from(p))).toBe(-1);
+  });
+
+  it('answer -1 for a seq that does not follow the job id', () => {
+    expect(seqOfPayload('{"job_id":12x"seq":3,"event_type":"job_progress"}')).toBe(-1);
+    expect(seqOfPayload('{"job_id":12,"sequence":3,"event_type":"job_progress"}')).toBe(-1);
+    expect(jobIdOfPayload('{"job_id":12x"seq":3,"event_type":"job_progress"}')).toBe(12);
+  });
+
+  it('read only the first 48 characters of a string payload', () => {
+    const long = `{"job_id":1,"seq":${'9'.repeat(40)},"event_type":"job_progress"}`;
+    expect(seqOfPayload(long)).toBe(Number('9'.repeat(48 - '{"job_id":1,"seq":'.length)));
+  });
+
+  it('answer null for an epoch that is missing or unterminated', () => {
+    expect(epochOfPayload('{"job_id":1,"seq":1,"metadata":{}}')).toBeNull();
+    expect(epochOfPayload('{"job_id":1,"seq":1,"metadata":{"epoch":"123')).toBeNull();
+    expect(epochOfPayload(Buffer.from('{"job_id":1,"seq":1,"metadata":{"epoch":"123'))).toBeNull();
+    expect(epochOfPayload('{"metadata":{"epoch":""}')).toBe('');
+  });
+});

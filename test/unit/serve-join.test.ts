@@ -1,0 +1,189 @@
+import type { Kysely } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { notFoundEvent, serveJoin, snapshotOfRow, snapshotOfState, type JoinSources } from '../../gateway/ws/serve-join.js';
+import type { Database } from '../../shared/db/database.js';
+import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
+import { scrapingEventSchema } from '../../shared/events.js';
+import { CLOSE_CODES } from '../../shared/protocol.js';
+import type { JobEventLog, JobLiveState, JobRead } from '../../shared/redis/job-event-log.js';
+
+/*
+ * What a joining client is served, decided from the job's stream in Redis or its row in Postgres.
+ * Both sources are stubs here: the decision is pure, the reads are tested against real stores in
+ * test/integration (job-event-log, gateway-socket).
+ */
+
+const state = (over: Partial<JobLiveState> = {}): JobLiveState => ({
+  job_id: 5,
+  seq: 10,
+  epoch: 'E1',
+  status: 'running',
+  progress: 40,
+  results_count: 12,
+  event_type: 'results_updated',
+  started_at: '2026-01-01T00:00:00.000Z',
+  updated_at: '2026-01-01T00:01:00.000Z',
+  ...over,
+});
+
+const row = (over: Partial<ScrapingJob> = {}): ScrapingJob => ({
+  id: 5,
+  job_type: 'flight_scrape',
+  source: 'sim',
+  status: 'completed',
+  items_scraped: 33,
+  error_message: null,
+  params: { origins: ['MUC'], destinations: ['BCN'], date_ranges: [['2027-01-01', '2027-01-02']], scrapers: ['sim-kiwi'] },
+  progress: 100,
+  last_seq: 20,
+  started_at: new Date('2026-01-01T00:00:00.000Z'),
+  completed_at: new Date('2026-01-01T00:05:00.000Z'),
+  created_at: new Date('2026-01-01T00:00:00.000Z'),
+  ...over,
+});
+
+/** Sources answering with the given reads in turn (the last repeats) and the given row. */
+function sources(reads: JobRead[], jobRow: ScrapingJob | undefined): JoinSources & { readCalls: (number | undefined)[] } {
+  const readCalls: (number | undefined)[] = [];
+  let i = 0;
+  const eventLog = {
+    read: async (_jobId: number, afterSeq?: number) => {
+      readCalls.push(afterSeq);
+      return reads[Math.min(i++, reads.length - 1)]!;
+    },
+  } as unknown as JobEventLog;
+  const query = { selectAll: () => query, where: () => query, executeTakeFirst: async () => jobRow };
+  const db = { selectFrom: () => query } as unknown as Kysely<Database>;
+  return { eventLog, db, readCalls };
+}
+
+const parse = (frame: string | Buffer) => scrapingEventSchema.parse(JSON.parse(frame.toString()));
+const NO_STREAM: JobRead = { state: null, history: null };
+
+describe('serveJoin: from the stream in Redis', () => {
+  it('serves a plain joiner a snapshot of the live state', async () => {
+    const s = sources([{ state: state(), history: null }], undefined);
+    const served = await serveJoin(s, 5, null);
+    expect(served).toMatchObject({ servedSeq: 10 });
+    expect(s.readCalls).toEqual([undefined]);
+    const frames = 'frames' in served ? served.frames : [];
+    expect(frames).toHaveLength(1);
+    expect(parse(frames[0]!)).toMatchObject({ seq: 10, message: 'Connected to job 5', metadata: { snapshot: true, epoch: 'E1' } });
+    expect(parse(frames[0]!).metadata.resync).toBeUndefined();
+  });
+
+  it('serves a resuming joiner the history after its seq', async () => {
+    const history = ['{"job_id":5,"seq":9}', '{"job_id":5,"seq":10}'];
+    const s = sources([{ state: state(), history }], undefined);
+    expect(await serveJoin(s, 5, { lastSeq: 8, epoch: 'E1' })).toEqual({ frames: history, servedSeq: 10 });
+    expect(s.readCalls).toEqual([8]);
+  });
+
+  it('serves history to a resuming joiner that does not know the epoch', async () => {
+    const s = sources([{ state: state(), history: [] }], undefined);
+    expect(await serveJoin(s, 5, { lastSeq: 10, epoch: null })).toEqual({ frames: [], servedSeq: 10 });
+  });
+
+  it.each([
+    ['the history no longer holds the resume point', { lastSeq: 2, epoch: 'E1' }, 'gap' as const],
+    ['the epoch differs (the stream was recreated)', { lastSeq: 8, epoch: 'E0' }, ['{"job_id":5,"seq":9}']],
+    ['the log answered without history', { lastSeq: 8, epoch: 'E1' }, null],
+  ])('serves a resync snapshot when %s', async (_why, resume, history) => {
+    const s = sources([{ state: state(), history }], undefined);
+    const served = await serveJoin(s, 5, resume);
+    expect(served).toMatchObject({ servedSeq: 10 });
+    const frames = 'frames' in served ? served.frames : [];
+    expect(frames).toHaveLength(1);
+    expect(parse(frames[0]!)).toMatchObject({ seq: 10, metadata: { snapshot: true, resync: true } });
+  });
+
+  it('refuses (4400) a last_seq ahead of the stream, and accepts one equal to it', async () => {
+    const s = sources([{ state: state(), history: [] }], undefined);
+    expect(await serveJoin(s, 5, { lastSeq: 11, epoch: 'E1' })).toEqual({
+      frames: [],
+      close: { code: CLOSE_CODES.BAD_REQUEST, reason: 'last_seq 11 is ahead of job 5 (seq 10)' },
+    });
+    expect(await serveJoin(s, 5, { lastSeq: 10, epoch: 'E1' })).toEqual({ frames: [], servedSeq: 10 });
+  });
+});
+
+describe('serveJoin: a job Redis does not hold (served from Postgres)', () => {
+  it('refuses an unknown job with one job_failed "Job N not found" and close 4404', async () => {
+    const served = await serveJoin(sources([NO_STREAM], undefined), 5, null);
+    expect(served).toMatchObject({ close: { code: CLOSE_CODES.NOT_FOUND, reason: 'Job 5 not found' } });
+    expect(parse(('frames' in served ? served.frames : [])[0]!)).toMatchObject({ seq: 0, event_type: 'job_failed', message: 'Job 5 not found' });
+  });
+
+  it('serves a snapshot of the row to a plain joiner', async () => {
+    const served = await serveJoin(sources([NO_STREAM], row()), 5, null);
+    expect(served).toMatchObject({ servedSeq: 20 });
+    const snapshot = parse(('frames' in served ? served.frames : [])[0]!);
+    expect(snapshot).toMatchObject({ seq: 20, status: 'completed', progress: 100, results_count: 33, metadata: { snapshot: true, epoch: null } });
+    expect(snapshot.metadata.resync).toBeUndefined();
+  });
+
+  it('serves a resuming joiner a resync snapshot of the row (its history is gone)', async () => {
+    const served = await serveJoin(sources([NO_STREAM], row()), 5, { lastSeq: 7, epoch: 'E1' });
+    expect(parse(('frames' in served ? served.frames : [])[0]!)).toMatchObject({ seq: 20, metadata: { resync: true } });
+  });
+
+  it('serves a pending job resumed at seq 0 a plain snapshot, not a resync', async () => {
+    const pending = row({ status: 'pending', last_seq: 0, progress: 0, items_scraped: 0, started_at: null, completed_at: null });
+    const served = await serveJoin(sources([NO_STREAM], pending), 5, { lastSeq: 0, epoch: null });
+    const snapshot = parse(('frames' in served ? served.frames : [])[0]!);
+    expect(snapshot).toMatchObject({ seq: 0, status: 'pending' });
+    expect(snapshot.metadata.resync).toBeUndefined();
+  });
+
+  it('refuses (4400) a last_seq ahead of the row, and accepts one equal to it', async () => {
+    expect(await serveJoin(sources([NO_STREAM], row()), 5, { lastSeq: 21, epoch: null })).toEqual({
+      frames: [],
+      close: { code: CLOSE_CODES.BAD_REQUEST, reason: 'last_seq 21 is ahead of job 5 (seq 20)' },
+    });
+    expect(await serveJoin(sources([NO_STREAM], row()), 5, { lastSeq: 20, epoch: null })).toMatchObject({ servedSeq: 20 });
+  });
+
+  it('takes the stream when the job emitted its first event while Postgres was asked', async () => {
+    const s = sources([NO_STREAM, { state: state({ seq: 1 }), history: null }], row({ status: 'pending', last_seq: 0 }));
+    const served = await serveJoin(s, 5, null);
+    expect(served).toMatchObject({ servedSeq: 1 });
+    expect(s.readCalls).toEqual([undefined, undefined]);
+  });
+});
+
+describe('snapshots', () => {
+  it('of the live state carry its fields and the time of its last change', () => {
+    const event = snapshotOfState(state({ progress: undefined, completed_at: '2026-01-01T00:02:00.000Z' }), true);
+    expect(scrapingEventSchema.parse(event)).toMatchObject({
+      job_id: 5,
+      seq: 10,
+      event_type: 'job_progress',
+      status: 'running',
+      progress: 0,
+      results_count: 12,
+      timestamp: '2026-01-01T00:01:00.000Z',
+      metadata: {
+        epoch: 'E1',
+        job_type: 'flights',
+        source: 'orchestrator',
+        started_at: '2026-01-01T00:00:00.000Z',
+        completed_at: '2026-01-01T00:02:00.000Z',
+        last_event_type: 'results_updated',
+        snapshot: true,
+        resync: true,
+      },
+    });
+    expect(snapshotOfState(state({ started_at: undefined })).metadata).toMatchObject({ started_at: null, completed_at: null });
+  });
+
+  it('of a row carry its error and dates', () => {
+    const event = snapshotOfRow(row({ status: 'failed', error_message: 'boom', started_at: null }));
+    expect(event.metadata).toMatchObject({ error: 'boom', started_at: null, completed_at: '2026-01-01T00:05:00.000Z', job_type: 'flight_scrape', source: 'sim' });
+    expect(snapshotOfRow(row()).metadata.error).toBeUndefined();
+    expect(snapshotOfRow(row({ completed_at: null })).metadata.completed_at).toBeNull();
+  });
+
+  it('of an unknown job are a failed event at seq 0', () => {
+    expect(scrapingEventSchema.parse(notFoundEvent(9))).toMatchObject({ job_id: 9, seq: 0, status: 'failed', progress: null, metadata: { error: 'not_found' } });
+  });
+});
