@@ -43,9 +43,11 @@ const queue = createScrapeQueue(config, queueConnection);
 const eventLog = new JobEventLog(redis, keys, config.history);
 
 let app: TemplatedApp | undefined;
-const channels = new JobChannels(subscriber, keys, eventLog, (topic, payload) => {
-  app?.publish(topic, payload, false);
-  metrics.delivered(payload);
+const compress = config.gateway.compression !== 'off';
+const channels = new JobChannels(subscriber, keys, eventLog, (topic, frame, binary) => {
+  // Compressed once per publish for every socket that negotiated permessage-deflate.
+  app?.publish(topic, frame, binary, compress);
+  if (!binary) metrics.delivered(frame);
 }, log);
 const state = { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: false, startedAt: Date.now() };
 const metrics = new GatewayMetrics({ state, channels, redis, subscriber, config });

@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { jobIdFromPath, jobIdParamSchema } from '../../shared/api.js';
 import { PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
+import { eventTypesQuerySchema, progressIntervalQuerySchema } from '../../shared/protocol-v2.js';
 import type { GatewayContext } from '../context.js';
 import { immediate, sendError } from '../http/responses.js';
-import { uWS, type TemplatedApp } from '../uws.js';
+import type { TemplatedApp } from '../uws.js';
+import { deliverySpec, PLAIN_JSON, type DeliverySpec } from './delivery-spec.js';
 import { JobSocket, type JobSocketData, type JobSocketSettings } from './job-socket.js';
 import { serveJoin, type ResumePoint } from './serve-join.js';
+import { compressionOf } from './socket-options.js';
 
 /** The upgrade request of WS /ws/scraping/{job_id}: path id and optional resume point. */
 const upgradeSchema = z.object({
@@ -16,6 +19,8 @@ const upgradeSchema = z.object({
     .transform(Number)
     .optional(),
   epoch: z.string().regex(/^\d{1,24}$/, 'must be the epoch a previous event carried').optional(),
+  event_types: eventTypesQuerySchema.optional(),
+  progress_interval_ms: progressIntervalQuerySchema.optional(),
 });
 
 const UNKNOWN_FRAME = JSON.stringify({
@@ -31,13 +36,14 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
   const allowed = new Set(config.gateway.allowedOrigins);
   const settings: JobSocketSettings = {
     pacingBytes: config.gateway.maxBackpressureBytes / 2,
+    compress: config.gateway.compression !== undefined && config.gateway.compression !== 'off',
     onSlowConsumer: () => {
       state.slowConsumersClosed += 1;
     },
   };
 
   app.ws<JobSocketData>('/ws/scraping/:job_id', {
-    compression: uWS.DISABLED,
+    compression: compressionOf(config),
     maxPayloadLength: 4 * 1024,
     idleTimeout: config.gateway.idleTimeoutSeconds,
     sendPingsAutomatically: true,
@@ -58,6 +64,8 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
               job_id: req.getParameter(0),
               last_seq: req.getQuery('last_seq') || undefined,
               epoch: req.getQuery('epoch') || undefined,
+              event_types: req.getQuery('event_types') || undefined,
+              progress_interval_ms: req.getQuery('progress_interval_ms') || undefined,
             })
           : null;
       if (state.draining) {
@@ -78,12 +86,14 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       }
       let jobId = plainJobId!;
       let resume: ResumePoint | null = null;
+      let spec: DeliverySpec = PLAIN_JSON;
       if (parsed) {
-        const { job_id, last_seq, epoch } = parsed.data;
+        const { job_id, last_seq, epoch, event_types, progress_interval_ms } = parsed.data;
         jobId = job_id;
         if (last_seq !== undefined) resume = { lastSeq: last_seq, epoch: epoch ?? null };
+        spec = deliverySpec('json', event_types, progress_interval_ms);
       }
-      const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, jobId, resume, settings) };
+      const data: JobSocketData = { socket: new JobSocket(state.connectionsOpened + 1, jobId, resume, settings, spec) };
       ctx.metrics.upgrade('accepted');
       res.upgrade(data, key, protocol, extensions, context);
     },

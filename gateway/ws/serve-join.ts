@@ -40,16 +40,16 @@ export async function serveJoin(sources: JoinSources, jobId: number, resume: Res
     return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${row.last_seq})`);
   }
   const resync = resume !== null && !(row.last_seq === 0 && resume.lastSeq === 0);
-  return { frames: [JSON.stringify(snapshotOfRow(row, resync))], servedSeq: row.last_seq };
+  return { frames: [JSON.stringify(snapshotOfRow(row, resync))], servedSeq: row.last_seq, snapshot: true };
 }
 
 function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['history'], resume: ResumePoint | null): InitialServe {
-  if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq };
+  if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq, snapshot: true };
   if (resume.lastSeq > state.seq) {
     return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${state.seq})`);
   }
   if ((resume.epoch !== null && resume.epoch !== state.epoch) || history === 'gap' || history === null) {
-    return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq };
+    return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq, snapshot: true };
   }
   return { frames: history, servedSeq: state.seq };
 }
