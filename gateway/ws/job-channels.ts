@@ -260,7 +260,7 @@ export class JobChannels {
     group.direct.delete(socket);
     if (group.usesTopic && socket.joinTopic) {
       group.topicMembers -= 1;
-      if (!socket.closed) socket.leaveTopic?.(group.topic);
+      socket.leaveTopic?.(group.topic);
     }
     if (group.size > 0) return;
     group.reset();
