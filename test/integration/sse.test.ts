@@ -1,0 +1,135 @@
+import { spawn } from 'node:child_process';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertPendingJob } from '../../shared/db/jobs.repository.js';
+import { EVENT_TYPES, scrapingEventSchema, type EventDraft, type EventType } from '../../shared/events.js';
+import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
+import { oneToN, params } from '../helpers/jobs.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+
+const draft = (i: number, type: EventType = 'job_progress'): EventDraft => ({
+  event_type: type,
+  status: type === 'job_completed' ? 'completed' : 'running',
+  progress: Math.min(100, i / 2),
+  results_count: i,
+  message: `event ${i}`,
+  metadata: {},
+  timestamp: new Date().toISOString(),
+});
+
+interface SseBlock {
+  id?: string;
+  event?: string;
+  data?: string;
+}
+
+/** Splits an event stream into its blocks (comments dropped). */
+function blocksOf(text: string): SseBlock[] {
+  return text
+    .split('\n\n')
+    .map((block) => {
+      const out: SseBlock = {};
+      for (const line of block.split('\n')) {
+        const m = /^(id|event|data): (.*)$/.exec(line);
+        if (m) out[m[1] as keyof SseBlock] = m[2];
+      }
+      return out;
+    })
+    .filter((b) => b.data !== undefined);
+}
+
+describe('GET /sse/scraping/{id}', () => {
+  let f: GatewayFixture;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    f = await startGatewayFixture({ SSE_HEARTBEAT_SECONDS: '1' });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await f?.close();
+  });
+  const newJob = async () => (await insertPendingJob(f.database.db, params())).id;
+
+  it('curl -N follows a job: id <epoch>:<seq>, event <type>, data <event JSON>, heartbeats between', async () => {
+    const job = await newJob();
+    const log = f.eventLog();
+    await log.append(job, draft(1));
+    const curl = spawn('curl', ['-N', '-s', '-i', `http://${f.host}/sse/scraping/${job}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    curl.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      await expect.poll(() => out.includes('"seq":1'), { timeout: 5000 }).toBe(true);
+      let epoch = '';
+      for (let i = 2; i <= 10; i++) epoch = (await log.append(job, draft(i, i === 5 ? 'scraper_completed' : 'job_progress'))).epoch;
+      await new Promise((r) => setTimeout(r, 1200)); // a heartbeat's time
+      await log.append(job, draft(11, 'job_completed'));
+      await expect.poll(() => out.includes('event: job_completed'), { timeout: 5000 }).toBe(true);
+      expect(out).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(out.toLowerCase()).toContain('content-type: text/event-stream');
+      expect(out).toContain(': heartbeat\n\n');
+      const blocks = blocksOf(out.slice(out.indexOf('\r\n\r\n') + 4));
+      const events = blocks.map((b) => scrapingEventSchema.parse(JSON.parse(b.data!)));
+      expect(events[0]!.metadata.snapshot).toBe(true);
+      expect(events.slice(1).map((e) => e.seq)).toEqual(oneToN(11).slice(1));
+      for (const [i, b] of blocks.entries()) {
+        expect(b.event).toBe(events[i]!.event_type);
+        expect(b.id).toBe(`${epoch}:${events[i]!.seq}`);
+      }
+    } finally {
+      curl.kill();
+    }
+  });
+
+  it('resumes from ?last_event_id= with history, answers an unknown job with 404 and a bad id with 400', async () => {
+    const job = await newJob();
+    const log = f.eventLog();
+    let epoch = '';
+    for (let i = 1; i <= 6; i++) epoch = (await log.append(job, draft(i, i % 2 === 0 ? 'scraper_started' : 'job_progress'))).epoch;
+    const controller = new AbortController();
+    const res = await fetch(`http://${f.host}/sse/scraping/${job}?last_event_id=${epoch}:3&event_types=scraper_started`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('"seq":6')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    expect(blocksOf(text).map((b) => b.id)).toEqual([`${epoch}:4`, `${epoch}:6`]);
+    expect((await fetch(`http://${f.host}/sse/scraping/999999`)).status).toBe(404);
+    expect((await fetch(`http://${f.host}/sse/scraping/${job}?last_event_id=nope`)).status).toBe(400);
+  });
+
+  it("headless Chromium's EventSource, cut off the network mid-job, reconnects by itself with Last-Event-ID and ends with every event exactly once", async () => {
+    const job = await newJob();
+    const log = f.eventLog();
+    const [host, port] = f.host.split(':');
+    const proxy = await TcpProxy.start({ host: host!, port: Number(port) });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${proxy.port}/health`);
+      await page.evaluate(
+        ({ jobId, types }) => {
+          const w = window as unknown as { seqs: number[]; opens: number };
+          w.seqs = [];
+          w.opens = 0;
+          const source = new EventSource(`/sse/scraping/${jobId}`);
+          source.onopen = () => (w.opens += 1);
+          for (const type of types) source.addEventListener(type, (e) => w.seqs.push(JSON.parse((e as MessageEvent).data).seq));
+        },
+        { jobId: job, types: [...EVENT_TYPES] },
+      );
+      const seqs = () => page.evaluate(() => (window as unknown as { seqs: number[] }).seqs);
+      await expect.poll(seqs, { timeout: 5000 }).toEqual([0]);
+      for (let i = 1; i <= 40; i++) await log.append(job, draft(i));
+      await expect.poll(async () => (await seqs()).length, { timeout: 5000 }).toBe(41);
+      expect(proxy.cut()).toBeGreaterThan(0);
+      for (let i = 41; i <= 80; i++) await log.append(job, draft(i)); // missed while off the network
+      proxy.restore();
+      for (let i = 81; i <= 99; i++) await log.append(job, draft(i));
+      await log.append(job, draft(100, 'job_completed'));
+      await expect.poll(async () => (await seqs()).at(-1), { timeout: 15_000 }).toBe(100);
+      expect(await seqs()).toEqual([0, ...oneToN(100)]);
+      expect(await page.evaluate(() => (window as unknown as { opens: number }).opens)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
