@@ -57,8 +57,9 @@ const packr = new Packr({ useRecords: false });
 export function encodeMessage(format: WireFormat, message: object): Frame {
   if (format === 'msgpack') return packr.pack(message);
   if (format === 'sse') {
+    // Named scout.<type>: a plain `error` would reach EventSource's own onerror.
     const type = (message as { type?: string }).type ?? 'message';
-    return `event: ${type}\ndata: ${JSON.stringify(message)}\n\n`;
+    return `event: scout.${type}\ndata: ${JSON.stringify(message)}\n\n`;
   }
   return JSON.stringify(message);
 }
