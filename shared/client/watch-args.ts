@@ -5,11 +5,13 @@ import { jobIdSchema } from '../events.js';
 export const DEFAULT_GATEWAY_URL = 'http://localhost:8000';
 
 export const USAGE = `Usage: scout-watch <job_id> [--url URL]
+       scout-watch <job_id> <job_id> … [--url URL]
 
 Follows a flight-scraping job live, from its first event: one line per event and, on a
 terminal, a progress bar.
 Reconnects by itself and resumes where it left off if the connection drops
 (it gives up after 15 failed attempts in a row, a minute or two).
+Several job ids share one connection and get one progress line each.
 
 Options:
   --url URL    the gateway (default: $SCOUT_URL, else ${DEFAULT_GATEWAY_URL})
@@ -27,7 +29,7 @@ const watchArgsSchema = z.object({
     .pipe(jobIdSchema),
   url: z.url({ protocol: /^(https?|wss?)$/, error: 'the gateway URL must be http(s):// or ws(s)://, e.g. http://localhost:8000' }),
 });
-export type WatchArgs = z.infer<typeof watchArgsSchema>;
+export type WatchArgs = z.infer<typeof watchArgsSchema> & { /** Every job named, when more than one (the first is jobId). */ jobIds?: number[] };
 
 export type ParsedWatchArgs = { kind: 'run'; args: WatchArgs } | { kind: 'help' } | { kind: 'usage-error'; message: string };
 
@@ -46,8 +48,12 @@ export function parseWatchArgs(argv: readonly string[], envUrl: string | undefin
     return { kind: 'usage-error', message: (error as Error).message };
   }
   if (values.help) return { kind: 'help' };
-  if (positionals.length > 1) return { kind: 'usage-error', message: `one job id only, got ${positionals.join(' ')}` };
-  const parsed = watchArgsSchema.safeParse({ jobId: positionals[0], url: values.url ?? (envUrl || DEFAULT_GATEWAY_URL) });
-  if (!parsed.success) return { kind: 'usage-error', message: parsed.error.issues.map((i) => i.message).join('; ') };
-  return { kind: 'run', args: parsed.data };
+  const url = values.url ?? (envUrl || DEFAULT_GATEWAY_URL);
+  const jobIds: number[] = [];
+  for (const jobId of positionals.length > 0 ? positionals : [undefined]) {
+    const parsed = watchArgsSchema.safeParse({ jobId, url });
+    if (!parsed.success) return { kind: 'usage-error', message: parsed.error.issues.map((i) => i.message).join('; ') };
+    if (!jobIds.includes(parsed.data.jobId)) jobIds.push(parsed.data.jobId);
+  }
+  return { kind: 'run', args: { jobId: jobIds[0]!, url, ...(jobIds.length > 1 ? { jobIds } : {}) } };
 }

@@ -5,6 +5,7 @@ import { formatEventLine } from './event-line.js';
 import { JobStream } from './job-stream.js';
 import { LiveOutput } from './live-output.js';
 import { parseWatchArgs, USAGE, type WatchArgs } from './watch-args.js';
+import { watchMany } from './watch-many.js';
 
 /** `scout-watch <job_id> [--url URL]`: follows a job until it ends; see USAGE for exit codes. */
 const EXIT = { completed: 0, failed: 1, usage: 2, lost: 3, interrupted: 130 } as const;
@@ -66,5 +67,6 @@ if (parsed.kind === 'help') {
   process.exitCode = EXIT.usage;
 } else {
   // Exit by running out of work rather than process.exit(), so piped output is flushed first.
-  process.exitCode = await watch(parsed.args);
+  const { args } = parsed;
+  process.exitCode = args.jobIds ? await watchMany(args.jobIds, args.url, process.stdout, process.stderr) : await watch(args);
 }

@@ -101,7 +101,12 @@ describe('multiplexed clients: resume and hand-off', () => {
         let text = '';
         void fetch(`http://${f.host}/sse/scraping/${job}${from >= 0 ? `?last_event_id=${from}` : ''}`, { signal: controller.signal })
           .then(async (res) => {
-            for await (const chunk of res.body!) text += Buffer.from(chunk).toString();
+            const reader = res.body!.getReader();
+            for (;;) {
+              const { done, value } = await reader.read();
+              if (done) return;
+              text += Buffer.from(value).toString();
+            }
           })
           .catch(() => undefined);
         sse.push({ text: () => text, from, stop: () => controller.abort() });
