@@ -8,6 +8,7 @@ const PAGES: { path: string; file: string; type: string }[] = [
   { path: '/dashboard.css', file: 'dashboard.css', type: 'text/css; charset=utf-8' },
   { path: '/dashboard.js', file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
   { path: '/job-view.js', file: 'job-view.js', type: 'text/javascript; charset=utf-8' },
+  { path: '/jobs-board.js', file: 'jobs-board.js', type: 'text/javascript; charset=utf-8' },
 ];
 
 export function registerStaticRoutes(app: TemplatedApp): void {

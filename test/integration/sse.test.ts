@@ -132,4 +132,21 @@ describe('GET /sse/scraping/{id}', () => {
       await proxy.close();
     }
   });
+  it('the dashboard follows several jobs on one connection (#jobs=a,b,unknown)', async () => {
+    const [a, b] = [await newJob(), await newJob()];
+    const log = f.eventLog();
+    browser ??= await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const page = await browser.newPage();
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    await page.goto(`http://${f.host}/#jobs=${a},${b},999999`);
+    const row = (id: number) => page.locator(`#jobs-board li[data-job-id="${id}"]`);
+    await expect.poll(() => row(999999).textContent(), { timeout: 15_000 }).toContain('not found');
+    await log.append(a, draft(1));
+    await log.append(a, draft(2, 'job_completed'));
+    await log.append(b, draft(1, 'scraper_started'));
+    await expect.poll(() => row(a).getAttribute('data-status'), { timeout: 10_000 }).toBe('completed');
+    await expect.poll(() => row(b).getAttribute('data-seq'), { timeout: 10_000 }).toBe('1');
+    expect(sockets.filter((url) => url.endsWith('/ws'))).toHaveLength(1);
+  });
 });

@@ -1,0 +1,45 @@
+// Several jobs on one connection: open the page with #jobs=12,13,14 and the board follows them all
+// over a single WS /ws connection (the SDK's ScoutClient), one row per job, progress throttled
+// by the gateway to four updates a second.
+const board = document.getElementById('jobs-board');
+let client = null;
+
+window.addEventListener('hashchange', followFromHash);
+followFromHash();
+
+function followFromHash() {
+  const match = /^#jobs=([\d,]+)$/.exec(location.hash);
+  if (!match) return;
+  const ids = [...new Set(match[1].split(',').filter(Boolean).map(Number))].filter((id) => id > 0);
+  if (ids.length > 0) void follow(ids);
+}
+
+async function follow(ids) {
+  const { ScoutClient } = await import('/client/job-stream.js');
+  client?.close();
+  client = new ScoutClient({ baseUrl: location.origin });
+  board.hidden = false;
+  const list = board.querySelector('ul');
+  list.replaceChildren();
+  const status = board.querySelector('.board-status');
+  client.on('status', (s) => (status.textContent = s === 'open' ? `${ids.length} jobs on one connection` : s));
+  for (const id of ids) {
+    const row = document.createElement('li');
+    row.dataset.jobId = String(id);
+    row.textContent = `Job ${id}: connecting…`;
+    list.append(row);
+    const show = (e, what) => {
+      row.dataset.seq = String(e.seq);
+      row.dataset.status = e.status;
+      row.textContent = `Job ${id}: ${what} · ${e.progress === null ? '–' : `${e.progress.toFixed(1)} %`} · ${e.results_count} results`;
+    };
+    const subscription = client.subscribe(id, { progressIntervalMs: 250 });
+    subscription.on('snapshot', (s) => show(s, s.status));
+    subscription.on('event', (e) => show(e, e.event_type.replace('_', ' ')));
+    subscription.on('end', (e) => show(e, e.status));
+    subscription.on('error', (e) => {
+      row.dataset.status = 'error';
+      row.textContent = `Job ${id}: ${e.code === 'NOT_FOUND' ? 'not found' : e.message}`;
+    });
+  }
+}
