@@ -79,7 +79,9 @@ export class JobSocket implements ChannelSocket {
       ws.cork(() => {
         while (next < frames.length) {
           // 1 sent, 0 sent with backpressure building (wait for drain), 2 dropped at the limit.
-          const status = ws.send(frames[next]!, false, this.settings.compress);
+          // Uncompressed: a catch-up is per socket, and deflating it would cost CPU per client in a
+          // resume storm; live frames (one publish for all) are the ones worth compressing.
+          const status = ws.send(frames[next]!, false, false);
           if (status === 2) {
             dropped = true;
             return;

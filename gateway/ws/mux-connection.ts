@@ -66,7 +66,8 @@ export class MuxConnection {
   async sendPaced(frames: readonly Frame[], stillWanted: () => boolean): Promise<void> {
     const limit = this.settings.pacingBytes;
     const { binary } = this;
-    const compress = this.settings.compress;
+    // A catch-up goes uncompressed (per socket: deflating it costs CPU per client in a resume storm).
+    const compress = false;
     let next = 0;
     while (next < frames.length && !this.closed && this.ws && stillWanted()) {
       const ws = this.ws;
