@@ -25,7 +25,7 @@ import { runS3 } from './scenarios/s3-idle-capacity.js';
 import { runS4 } from './scenarios/s4-resume-storm.js';
 import { pipelineAvailable, runS5, type PipelineFigures } from './scenarios/s5-pipeline.js';
 import { SetupCache } from './scenarios/with-system.js';
-import { FULL, SMOKE } from './sizes.js';
+import { FULL, SMOKE, scenarioTitles } from './sizes.js';
 import { ROOT, SYSTEM_NAMES, SYSTEMS, type SystemName } from './systems.js';
 
 /** The V8 flags Dockerfile.gateway starts the gateway with: the bench measures it as deployed. */
@@ -154,7 +154,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
   try {
     log(`bench ${options.smoke ? 'smoke' : 'full'} run: scenarios ${options.scenarios.join(',')}, systems ${options.systems.join(',')}; redis ${redisUrl} (pid ${redisPid}), database ${dbName}`);
     for (const id of options.scenarios) {
-      const report: ScenarioReport = { id, title: SCENARIOS[id], loadAvgAtStart: loadAverage(), durationS: 0, figures: [], skipped: null, errors: [] };
+      const report: ScenarioReport = { id, title: scenarioTitles(sizes, options.smoke)[id], loadAvgAtStart: loadAverage(), durationS: 0, figures: [], skipped: null, errors: [] };
       scenarios.push(report);
       const t0 = Date.now();
       if (Date.now() > deadline) {
@@ -165,7 +165,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
         ctx.serverEnv.profileDir = join(profileRoot, id);
         mkdirSync(ctx.serverEnv.profileDir, { recursive: true });
       }
-      log(`${id}: ${SCENARIOS[id]} (load ${report.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')})`);
+      log(`${id}: ${report.title} (load ${report.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')})`);
       if (id === 'S5') {
         if (!options.systems.includes('gateway')) report.skipped = 'needs the gateway among the systems';
         else if (!pipelineAvailable()) report.skipped = 'not available: worker/main.ts is not there yet';
@@ -250,6 +250,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
 
   const report: BenchReport = {
     mode: options.smoke ? 'smoke' : 'full',
+    sizes,
     startedAt: startedAt.toISOString(),
     durationS: (Date.now() - startedAt.getTime()) / 1000,
     machine: { ...machineInfo(), uwsNative: uws.native, uwsBinary: uws.binary, redis: `Redis ${redisVersion}${privateRedis ? ' (private redis-server)' : ''}`, postgres: `Postgres ${pgVersion}`,
@@ -262,7 +263,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     scenarios,
     pipeline,
     ratios: computeRatios(scenarios),
-    targets: checkTargets(scenarios, pipeline),
+    targets: checkTargets(scenarios, pipeline, options.smoke),
     profiles,
   };
   const markdown = renderMarkdown(report);
@@ -278,16 +279,29 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
 export function smokeProblems(report: BenchReport): string[] {
   const problems: string[] = [];
   for (const s of report.scenarios) {
-    if (s.skipped && s.id !== 'S5') problems.push(`${s.id} skipped: ${s.skipped}`);
+    // Nothing may be skipped in a smoke run: a scenario that does not run proves nothing.
+    if (s.skipped) problems.push(`${s.id} skipped: ${s.skipped}`);
     problems.push(...s.errors.map((e) => `${s.id}: ${e}`));
-    if (s.id === 'S5') continue;
+    if (s.id === 'S5') {
+      const p = report.pipeline;
+      if (!s.skipped && (!p || p.jobs <= 0 || p.completed !== p.jobs)) problems.push(`S5: ${p ? `${p.completed} of ${p.jobs} jobs completed` : 'no pipeline figure'}`);
+      continue;
+    }
     for (const system of report.systems) {
       const mine = s.figures.filter((f: Figures) => f.system === system);
       if (mine.length === 0) problems.push(`${s.id}: no figures for ${system}`);
       for (const f of mine) {
+        const where = `${s.id} ${system} ${f.step}`;
         // Peers have no resume: in the storm they lose what was emitted while they were away.
         if (s.id === 'S4' && !SYSTEMS[system].resumes) continue;
-        if (f.lost > 0 || f.duplicates > 0 || f.reordered > 0) problems.push(`${s.id} ${system} ${f.step}: lost ${f.lost} dup ${f.duplicates} reord ${f.reordered}`);
+        if (f.expected <= 0) problems.push(`${where}: nothing was expected (no event published)`);
+        if (f.lost > 0 || f.duplicates > 0 || f.reordered > 0) problems.push(`${where}: lost ${f.lost} dup ${f.duplicates} reord ${f.reordered}`);
+        // An event still missing when the phase ended is not "late" in a smoke run: it is missing.
+        if (f.late > 0) problems.push(`${where}: ${f.late} events never arrived on open connections`);
+        if (f.delivered !== f.expected) problems.push(`${where}: delivered ${f.delivered} of ${f.expected} expected`);
+        if (s.id === 'S3' && (f.alive !== f.expected || f.connections !== f.expected)) {
+          problems.push(`${where}: ${f.alive ?? 0} of ${f.expected} connections alive (${f.connections} opened)`);
+        }
       }
     }
   }

@@ -54,3 +54,20 @@ export const SMOKE: Sizes = {
   s4: { clients: 20, back: 10, rate: 50, beforeMs: 300, maxMs: 5000 },
   s5: { jobs: 3, workers: 2, maxMs: 30_000 },
 };
+
+const n = (x: number) => x.toLocaleString('en-US');
+const seconds = (ms: number) => `${n(ms / 1000)} s`;
+
+/** Each scenario's title with the sizes it runs at, so that a report never shows sizes it did not run. */
+export function scenarioTitles(sizes: Sizes, smoke: boolean): Record<'S1' | 'S2' | 'S3' | 'S4' | 'S5', string> {
+  const { s1, s2, s3, s4, s5 } = sizes;
+  return {
+    S1: `fan-out: 1 job × ${n(s1.subscribers)} subscribers, ${n(s1.rate)} events/s for ${seconds(s1.durationMs)}, and a rate sweep`,
+    S2: `many jobs: ${n(s2.jobs)} jobs × ${n(s2.perJob)} subscribers, ${n(s2.rate)} events/s for ${seconds(s2.durationMs)}`,
+    S3: smoke
+      ? `idle capacity: ${n(s3.single)} connections on one process, then ${n(s3.multi)} over ${s3.multiProcesses} processes`
+      : `idle capacity: one process at its descriptor limit, then ${n(s3.multi)} connections over ${s3.multiProcesses} processes`,
+    S4: `resume storm: ${n(s4.clients)} clients of a job drop at once and resume ${n(s4.back)} events back`,
+    S5: `pipeline: ${n(s5.jobs)} jobs over HTTP, ${s5.workers} workers, simulated scrapers at 0 ms`,
+  };
+}

@@ -17,6 +17,7 @@ describe('benchmark smoke run', () => {
     const seconds = (Date.now() - started) / 1000;
 
     expect(smokeProblems(report)).toEqual([]);
+    expect(report.ratios.some((r) => r.peer === 'relay')).toBe(true);
     for (const id of ['S1', 'S2', 'S3', 'S4'] as const) {
       const scenario = report.scenarios.find((s) => s.id === id)!;
       for (const system of SYSTEM_NAMES) {
@@ -35,10 +36,32 @@ describe('benchmark smoke run', () => {
     }
     const storm = report.scenarios.find((s) => s.id === 'S4')!.figures.find((f) => f.system === 'gateway')!;
     expect(storm.catchUp?.clients).toBe(storm.connections);
-    expect(report.pipeline?.completed).toBe(report.pipeline?.jobs);
-    expect(report.ratios.some((r) => r.peer === 'relay')).toBe(true);
+    // S4's expectation comes from what was published (each client's resume point to the last seq).
+    expect(storm.expected).toBeGreaterThanOrEqual(storm.connections * report.sizes.s4.back);
+    expect(storm.delivered).toBe(storm.expected);
+    // Every connection of S3 is alive; nothing of any figure is still missing at its end.
+    for (const f of report.scenarios.find((s) => s.id === 'S3')!.figures) expect(f.alive, `S3 ${f.system} ${f.step}`).toBe(f.connections);
+    for (const f of report.scenarios.flatMap((s) => s.figures).filter((x) => x.scenario !== 'S4' || x.system === 'gateway')) {
+      expect(f.late, `${f.scenario} ${f.system} ${f.step}: events missing at the end`).toBe(0);
+    }
+    // S5 ran: present, not skipped, every job completed.
+    expect(report.scenarios.map((s) => s.id)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5']);
+    expect(report.scenarios.find((s) => s.id === 'S5')!.skipped).toBeNull();
+    expect(report.pipeline).not.toBeNull();
+    expect(report.pipeline!.jobs).toBe(report.sizes.s5.jobs);
+    expect(report.pipeline!.completed).toBe(report.pipeline!.jobs);
 
-    expect(markdown).toContain('## Our gateway against each peer');
+    // The report says it is a smoke run, shows the sizes it ran, and leaves out what means nothing at them.
+    expect(markdown).toContain('# scout-realtime benchmark: smoke run');
+    expect(markdown).toContain('A smoke run, not a measurement');
+    expect(markdown).toContain(`S1: fan-out: 1 job × ${report.sizes.s1.subscribers} subscribers`);
+    expect(markdown).not.toContain('2,000 subscribers');
+    expect(markdown).not.toContain('issue 5');
+    expect(markdown).not.toContain('RSS / connection');
+    expect(markdown).not.toContain('## Our gateway against each peer');
+    expect(markdown).toContain('## Delivery checks');
+    expect(report.targets.length).toBeGreaterThan(0);
+    expect(report.targets.filter((t) => t.met !== true), 'every delivery check met').toEqual([]);
     expect(readFileSync(files.md, 'utf8')).toBe(`${markdown}\n`);
     expect(JSON.parse(readFileSync(files.json, 'utf8')).mode).toBe('smoke');
     // Seconds-long by design; the bound only catches a smoke run that grew.

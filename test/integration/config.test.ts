@@ -35,15 +35,15 @@ describe('loadConfig', () => {
 });
 
 describe('worker process with invalid configuration', () => {
-  it('exits non-zero before touching Redis or Postgres, naming each bad variable', async () => {
+  it('exits 78 (EX_CONFIG) before touching Redis or Postgres, naming each bad variable', async () => {
     const env = serviceEnv(
       { databaseUrl: 'postgres://postgres@127.0.0.1:5432/never_used', keyPrefix: 'unused:' },
       { WORKER_CONCURRENCY: 'abc', REDIS_URL: 'nope', SIM_FAILING_SCRAPERS: 'sim-bogus' },
     );
     const worker = await startService('worker', env, { waitReady: false });
     const exit = await worker.exited;
-    expect(exit.code).not.toBe(0);
-    expect(exit.code).not.toBeNull();
+    // 78 exactly: a supervisor tells a configuration error (do not restart) from a crash by it.
+    expect(exit).toEqual({ code: 78, signal: null });
 
     // The exit can be seen before the last piped log lines are read.
     const isFatal = (l: { msg?: string }) => l.msg?.startsWith('Invalid configuration') ?? false;

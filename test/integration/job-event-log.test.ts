@@ -67,6 +67,25 @@ describe('JobEventLog (Redis)', () => {
     expect((await log.read(3, 2)).history).toBe('gap');
     expect((await log.read(3, 3)).history).not.toBe('gap');
     expect(await log.read(404)).toEqual({ state: null, history: null });
+    expect((await log.read(3)).history).toBeNull();
+  });
+
+  it('writes a null progress as null and a number as that number', async () => {
+    await log.append(6, draft({ progress: null }));
+    await log.append(6, draft({ progress: 0 }));
+    await log.append(6, draft({ progress: 37.5 }));
+    const events = (await t.redis.lrange(keys.jobHistory(6), 0, -1)).map((h) => JSON.parse(h) as { progress: number | null });
+    expect(events.map((e) => e.progress)).toEqual([null, 0, 37.5]);
+  });
+
+  it('refreshes the expiry of the live state and history with every event', async () => {
+    await log.append(7, draft());
+    // Time passes: both keys are close to expiring.
+    await t.redis.expire(keys.jobState(7), 5);
+    await t.redis.expire(keys.jobHistory(7), 5);
+    await log.append(7, draft());
+    expect(await t.redis.ttl(keys.jobState(7))).toBeGreaterThan(50);
+    expect(await t.redis.ttl(keys.jobHistory(7))).toBeGreaterThan(50);
   });
 
   it('continues above the seq floor under a new epoch when the live state is lost', async () => {

@@ -13,6 +13,7 @@ export default defineConfig({
       'test/unit/job-socket.test.ts',
       'test/unit/event-subscriber.test.ts',
       'test/unit/event-payload.test.ts',
+      'test/unit/scraping-socket.test.ts',
       'test/integration/job-event-log.test.ts',
     ],
     globalSetup: ['test/global-setup.ts'],

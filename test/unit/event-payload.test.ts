@@ -14,6 +14,29 @@ describe('event payload readers', () => {
     }
   });
 
+  it('read a payload of exactly 20 characters, the shortest event prefix', () => {
+    const p = '{"job_id":1,"seq":2,';
+    expect(p).toHaveLength(20);
+    expect([jobIdOfPayload(p), seqOfPayload(p)]).toEqual([1, 2]);
+  });
+
+  it('read an epoch mark at the very start', () => {
+    expect(epochOfPayload('"metadata":{"epoch":"abc"}')).toBe('abc');
+  });
+
+  it('read job ids with every digit, 0 and 9 included', () => {
+    for (const id of [10, 19, 90, 1234567890]) {
+      const p = `{"job_id":${id},"seq":5,"event_type":"job_progress"}`;
+      expect([jobIdOfPayload(p), seqOfPayload(p)], p).toEqual([id, 5]);
+    }
+  });
+
+  it('read the whole of a long Buffer, where a string is cut at 48 characters', () => {
+    const p = '{"job_id":1000000000000001,"seq":1234567890123456,"event_type":"job_progress"}';
+    expect(seqOfPayload(Buffer.from(p))).toBe(1234567890123456);
+    expect(seqOfPayload(p)).toBe(123456789012345);
+  });
+
   it('read seq 0 and one-digit ids', () => {
     const p = '{"job_id":7,"seq":0,"event_type":"job_failed"}';
     expect([jobIdOfPayload(p), seqOfPayload(p)]).toEqual([7, 0]);
@@ -32,6 +55,7 @@ describe('event payload readers', () => {
 
   it('answer -1 for a seq that does not follow the job id', () => {
     expect(seqOfPayload('{"job_id":12x"seq":3,"event_type":"job_progress"}')).toBe(-1);
+    expect(seqOfPayload('{"job_id":12x,"seq":3,"event_type":"job_progress"}')).toBe(-1);
     expect(seqOfPayload('{"job_id":12,"sequence":3,"event_type":"job_progress"}')).toBe(-1);
     expect(jobIdOfPayload('{"job_id":12x"seq":3,"event_type":"job_progress"}')).toBe(12);
   });

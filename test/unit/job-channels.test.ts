@@ -111,6 +111,29 @@ describe('JobChannels: joining', () => {
     expect(joiner.seqs).toEqual([1, 2, 3, 4]);
   });
 
+  it('sends the one event published while the joiner was read, once', async () => {
+    const w = new FanOutWorld();
+    await join(w, w.socket(JOB, 'first'), snapshot(w));
+    const gate = deferred<void>();
+    const joiner = w.socket(JOB, 'joiner');
+    const joining = join(
+      w,
+      joiner,
+      async () => {
+        const served = await snapshot(w)(); // seq 0
+        await gate.promise;
+        return served;
+      },
+      false,
+    );
+    await settle();
+    w.emit(JOB); // 1, buffered
+    gate.resolve();
+    expect(await joining).toBe(true);
+    expect(joiner.seqs).toEqual([0, 1]);
+    expect(joiner.topics).toEqual(['job:7']);
+  });
+
   it('drops buffered events at or below the seq the joiner was served (its read saw them)', async () => {
     const w = new FanOutWorld();
     const first = w.socket(JOB, 'first');
@@ -180,7 +203,7 @@ describe('JobChannels: joining', () => {
     await join(w, a, snapshot(w));
     const b = w.socket(JOB, 'b');
     expect(await join(w, b, () => Promise.reject(new Error('redis down')), false)).toBe(false);
-    expect(b.close_?.code).toBe(CLOSE_CODES.UNAVAILABLE);
+    expect(b.close_).toEqual({ code: CLOSE_CODES.UNAVAILABLE, reason: 'event stream unavailable, retry' });
     w.emit(JOB);
     expect(a.seqs).toEqual([0, 1]);
     expect(b.seqs).toEqual([]);
@@ -197,6 +220,7 @@ describe('JobChannels: joining', () => {
     expect([a.close_?.code, b.close_?.code]).toEqual([CLOSE_CODES.UNAVAILABLE, CLOSE_CODES.UNAVAILABLE]);
     expect(w.channels.activeJobs).toBe(0);
     expect(w.eventLog.reads).toEqual([]); // never read before the subscription is live
+    expect(w.subscriber.unsubscribeCalls).toEqual([]); // rolled back: nothing to unsubscribe
     const c = w.socket(JOB, 'c');
     expect(await join(w, c, snapshot(w))).toBe(true);
     expect(w.subscriber.subscribeCalls.length).toBe(2);
@@ -268,6 +292,21 @@ describe('JobChannels: shared snapshots (a connect storm reads once)', () => {
     for (const s of [a, b, c]) expect(s.seqs.at(-1), s.name).toBe(2);
   });
 
+  it('does not offer what a resuming joiner was served, nor a refusal, to the next plain joiner', async () => {
+    const w = new FanOutWorld();
+    await join(w, w.socket(JOB, 'first'), snapshot(w));
+    for (let i = 0; i < 3; i++) w.emit(JOB);
+    const resumer = w.socket(JOB, 'resumer');
+    await join(w, resumer, resume(w, 1), false);
+    expect(resumer.seqs).toEqual([2, 3]);
+    const refused = w.socket(JOB, 'refused');
+    await join(w, refused, async () => ({ frames: [], close: { code: 4400, reason: 'no' } }), true);
+    const plain = w.socket(JOB, 'plain');
+    await join(w, plain, snapshot(w));
+    expect(plain.seqs).toEqual([3]);
+    expect(String(plain.frames[0])).toContain('"snapshot":true');
+  });
+
   it('does not share a snapshot with a resuming joiner', async () => {
     const w = new FanOutWorld();
     const reads = { n: 0 };
@@ -327,6 +366,18 @@ describe('JobChannels: long catch-ups', () => {
     w.emit(JOB);
     expect(r.seqs).toEqual(range(1, 302));
     expect(live.seqs).toEqual([0, ...range(1, 302)]);
+  });
+
+  it('paces a long history with nothing published meanwhile, then goes live', async () => {
+    const w = new FanOutWorld();
+    await join(w, w.socket(JOB), snapshot(w));
+    for (let i = 0; i < 100; i++) w.emit(JOB);
+    const r = w.socket(JOB, 'resumer');
+    expect(await w.channels.attach(JOB, r, resume(w, 0), { shareable: false })).toBe(true);
+    expect(r.pacedSends).toEqual([100]);
+    expect(r.topics).toEqual(['job:7']);
+    w.emit(JOB);
+    expect(r.seqs).toEqual(range(1, 101));
   });
 
   it('stops when the socket closes during a paced send', async () => {
@@ -446,7 +497,7 @@ describe('JobChannels: duplicates and restarted streams', () => {
     w.emit(JOB);
     w.emit(JOB);
     w.emit(JOB, 'E2'); // seq 1 of a new epoch
-    expect([a.close_?.code, b.close_?.code]).toEqual([CLOSE_CODES.RESYNC, CLOSE_CODES.RESYNC]);
+    expect([a.close_, b.close_]).toEqual([0, 1].map(() => ({ code: CLOSE_CODES.RESYNC, reason: "the job's event stream restarted" })));
     expect(a.seqs).toEqual([0, 1, 2]);
     expect(w.channels.stats).toMatchObject({ resyncs: 1, duplicatesDropped: 0 });
     // A client joining afterwards starts from the new stream, with no memory of the old one.
@@ -513,6 +564,8 @@ describe('JobChannels: gap recovery', () => {
     w.emit(JOB); // 5
     await settle();
     expect(a!.seqs).toEqual([0, 1, 2, 3, 4, 5]);
+    // 2 and 3 of the history were skipped, not delivered and dropped; only the held 5 was a duplicate.
+    expect(w.channels.stats.duplicatesDropped).toBe(1);
   });
 
   it('resyncs (4000) when history no longer holds the gap', async () => {
@@ -522,7 +575,7 @@ describe('JobChannels: gap recovery', () => {
     w.emit(JOB); // 6 (history now 5, 6)
     await settle();
     for (const s of sockets) {
-      expect(s.close_?.code, s.name).toBe(CLOSE_CODES.RESYNC);
+      expect(s.close_, s.name).toEqual({ code: CLOSE_CODES.RESYNC, reason: 'history no longer holds the missed events' });
       expect(s.seqs, s.name).toEqual([0, 1, 2]);
     }
     expect(w.channels.stats).toMatchObject({ gapsRecovered: 0, resyncs: 1 });
@@ -535,7 +588,7 @@ describe('JobChannels: gap recovery', () => {
     w.eventLog.append(JOB);
     w.emit(JOB);
     await settle();
-    expect(a!.close_?.code).toBe(CLOSE_CODES.RESYNC);
+    expect(a!.close_).toEqual({ code: CLOSE_CODES.RESYNC, reason: 'event stream interrupted' });
     expect(w.channels.stats.resyncs).toBe(1);
   });
 });
@@ -630,7 +683,7 @@ describe('JobChannels: subscriber connection lost and back', () => {
     await settle();
     gate.resolve();
     expect(await joining).toBe(false);
-    expect(j.close_?.code).toBe(CLOSE_CODES.RESYNC);
+    expect(j.close_).toEqual({ code: CLOSE_CODES.RESYNC, reason: 'event stream interrupted while joining' });
     expect(waiting.close_?.code).toBe(CLOSE_CODES.RESYNC);
     expect(waiting.seqs).toEqual([0]);
     expect(w.channels.stats.resyncs).toBe(2);

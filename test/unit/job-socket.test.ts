@@ -105,9 +105,21 @@ describe('JobSocket.sendPaced', () => {
     await Promise.resolve();
     expect(ws.sent).toEqual(['f0', 'f1', 'f2']);
     ws.buffered = 0;
+    const drainedAt = Date.now();
     socket.drained();
     await done;
     expect(ws.sent).toEqual(frames(6));
+    expect(Date.now() - drainedAt, 'woken by the drain, not by the 100 ms recheck').toBeLessThan(50);
+  });
+
+  it('sends while the buffer is exactly at the limit, and stops only above it', async () => {
+    const ws = new FakeWs();
+    ws.buffered = 100;
+    ws.frameBytes = 0;
+    const { socket } = socketWith(ws, 100);
+    await socket.sendPaced(frames(3));
+    expect(ws.sent).toEqual(frames(3));
+    expect(ws.corks).toBe(1);
   });
 
   it('stops a batch when uWS reports backpressure building (0), and carries on after', async () => {
@@ -138,7 +150,7 @@ describe('JobSocket.sendPaced', () => {
     await socket.sendPaced(frames(5));
     expect(ws.sent).toEqual(['f0']);
     expect(slow.n).toBe(1);
-    expect(ws.ended?.code).toBe(CLOSE_CODES.SLOW_CONSUMER);
+    expect(ws.ended).toEqual({ code: CLOSE_CODES.SLOW_CONSUMER, reason: 'slow consumer: resume from your last seq' });
   });
 
   it('gives up when the socket closes while it waits for a drain', async () => {
@@ -149,7 +161,7 @@ describe('JobSocket.sendPaced', () => {
     socket.markClosed();
     await done;
     expect(ws.sent).toEqual([]);
-    expect(socket.ws).toBeNull();
+    expect([socket.closed, socket.ws]).toEqual([true, null]);
   });
 });
 
@@ -172,6 +184,14 @@ describe('JobSocket: topic and close', () => {
     socket.close(4001, 'again');
     await done;
     expect(ws.ended).toEqual({ code: 4000, reason: 'resync' });
+  });
+
+  it('does nothing on a socket uWS has not handed over yet', () => {
+    const { socket } = socketWith(new FakeWs());
+    socket.ws = null;
+    expect(() => socket.joinTopic('job:5')).not.toThrow();
+    expect(() => socket.close(1000, 'bye')).not.toThrow();
+    expect(socket.closed).toBe(true);
   });
 
   it('keeps what it was created with', () => {

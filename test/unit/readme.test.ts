@@ -30,7 +30,9 @@ describe('README', () => {
     for (const [name, value] of table('config-table')) {
       const variable = unquote(name!);
       if (value === '(empty)') {
-        expect(loadConfig({ [variable]: '' }), variable).toEqual(defaults);
+        // Not '': an empty value counts as unset and would equal any default. ',' is a list given
+        // explicitly with nothing in it; a variable documented "(empty)" must default to exactly that.
+        expect(loadConfig({ [variable]: ',' }), `${variable} is documented with an empty default`).toEqual(defaults);
         continue;
       }
       if (/^`<.*>`$/.test(value!)) continue; // computed per process, e.g. <hostname>-<pid>

@@ -124,6 +124,10 @@ describe('WS /ws/scraping/:job_id', () => {
     ['a last_seq that is not a whole number', '5', { last_seq: '-1' }, 'last_seq: must be a whole number'],
     ['a last_seq of 16 digits', '5', { last_seq: '1234567890123456' }, 'last_seq'],
     ['a malformed epoch', '5', { last_seq: '1', epoch: 'abc' }, 'epoch: must be the epoch a previous event carried'],
+    ['an epoch with a tail', '5', { last_seq: '1', epoch: '123abc' }, 'epoch'],
+    ['an epoch with a head', '5', { last_seq: '1', epoch: 'abc123' }, 'epoch'],
+    ['an epoch of 25 digits', '5', { last_seq: '1', epoch: '1'.repeat(25) }, 'epoch'],
+    ['several problems at once', 'x', { last_seq: 'y' }, 'job_id: must be a positive integer; last_seq: must be a whole number'],
   ])('refuses %s with 400', (_what, param, query, problem) => {
     const { behavior } = endpoint();
     const res = upgradeRequest(behavior, param, query);
@@ -138,7 +142,7 @@ describe('WS /ws/scraping/:job_id', () => {
     const res = upgradeRequest(behavior, '5');
     expect(res.upgraded).toBeNull();
     expect(res.status).toBe('503 Service Unavailable');
-    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'DRAINING' } });
+    expect(JSON.parse(res.body)).toEqual({ error: { code: 'DRAINING', message: 'gateway is shutting down; connect again' } });
   });
 
   it('refuses a browser origin outside ALLOWED_ORIGINS with 403, and accepts listed origins and clients without one', () => {
@@ -181,6 +185,7 @@ describe('WS /ws/scraping/:job_id', () => {
     behavior.message(ws, bytes('ping!'), false);
     expect(ws.sent[0]).toEqual({ data: 'pong', binary: false });
     expect(ws.sent.slice(1).map((s) => JSON.parse(s.data).error.code)).toEqual(['UNKNOWN_MESSAGE', 'UNKNOWN_MESSAGE', 'UNKNOWN_MESSAGE']);
+    expect(ws.sent.every((s) => !s.binary), 'text frames').toBe(true);
     expect(JSON.parse(ws.sent[1]!.data).error.message).toBe('this endpoint understands only the text "ping"');
   });
 
@@ -197,6 +202,21 @@ describe('WS /ws/scraping/:job_id', () => {
     expect(ctx.state.connections).toBe(0);
     expect([socket.closed, socket.ws]).toEqual([true, null]);
     expect(detaches).toEqual([{ jobId: 3, socket }]);
+  });
+
+  it('paces catch-ups at half the backpressure limit', async () => {
+    const { behavior } = endpoint(); // WS_MAX_BACKPRESSURE_BYTES 1000
+    const socket = upgradeRequest(behavior, '3').upgraded!.data.socket;
+    const sent: string[] = [];
+    let buffered = 501;
+    socket.ws = { cork: (fn: () => void) => fn(), send: (f: string) => (sent.push(f), 1), getBufferedAmount: () => buffered, end: () => undefined } as never;
+    const done = socket.sendPaced(['a']);
+    await Promise.resolve();
+    expect(sent, 'waits: 501 bytes queued is above half of 1000').toEqual([]);
+    buffered = 500;
+    socket.drained();
+    await done;
+    expect(sent).toEqual(['a']);
   });
 
   it('counts a socket the gateway closed as a slow consumer', () => {

@@ -127,6 +127,11 @@ describe('serveJoin: a job Redis does not hold (served from Postgres)', () => {
     expect(parse(('frames' in served ? served.frames : [])[0]!)).toMatchObject({ seq: 20, metadata: { resync: true } });
   });
 
+  it('serves a job with events resumed at seq 0 a resync snapshot', async () => {
+    const served = await serveJoin(sources([NO_STREAM], row()), 5, { lastSeq: 0, epoch: null });
+    expect(parse(('frames' in served ? served.frames : [])[0]!)).toMatchObject({ seq: 20, metadata: { resync: true } });
+  });
+
   it('serves a pending job resumed at seq 0 a plain snapshot, not a resync', async () => {
     const pending = row({ status: 'pending', last_seq: 0, progress: 0, items_scraped: 0, started_at: null, completed_at: null });
     const served = await serveJoin(sources([NO_STREAM], pending), 5, { lastSeq: 0, epoch: null });
@@ -180,6 +185,7 @@ describe('snapshots', () => {
     const event = snapshotOfRow(row({ status: 'failed', error_message: 'boom', started_at: null }));
     expect(event.metadata).toMatchObject({ error: 'boom', started_at: null, completed_at: '2026-01-01T00:05:00.000Z', job_type: 'flight_scrape', source: 'sim' });
     expect(snapshotOfRow(row()).metadata.error).toBeUndefined();
+    expect(snapshotOfRow(row()).metadata.resync).toBeUndefined();
     expect(snapshotOfRow(row({ completed_at: null })).metadata.completed_at).toBeNull();
   });
 

@@ -126,6 +126,7 @@ function stats(id: number, ends: number[]): StatsResult {
   let reordered = 0;
   let lost = 0;
   let late = 0;
+  let expected = 0;
   let lossyConnections = 0;
   let stale = 0;
   let resumes = 0;
@@ -139,7 +140,9 @@ function stats(id: number, ends: number[]): StatsResult {
     resumes += s.resumes;
     // Skipped seqs are lost. The tail not yet received is lost too on a connection that is gone
     // for good, and merely late on one that is open or resuming.
-    const missing = s.seq.notReceived(ends[s.job] ?? s.seq.base);
+    const end = ends[s.job] ?? s.seq.base;
+    expected += Math.max(0, end - s.seq.base);
+    const missing = s.seq.notReceived(end);
     const gone = s.state === SocketState.Closed && !(resumeOnClose && s.resumes < MAX_RESUMES && RESUMABLE.has(s.closeCode));
     const l = gone ? missing : Math.min(missing, s.seq.gaps);
     lost += l;
@@ -157,6 +160,7 @@ function stats(id: number, ends: number[]): StatsResult {
     reordered,
     lost,
     late,
+    expected,
     lossyConnections,
     stale,
     latency: totals.latency.toJSON(),

@@ -137,6 +137,7 @@ export class ClientPool {
       reordered: sum((r) => r.reordered),
       lost: sum((r) => r.lost),
       late: sum((r) => r.late),
+      expected: sum((r) => r.expected),
       lossyConnections: sum((r) => r.lossyConnections),
       stale: sum((r) => r.stale),
       latency,

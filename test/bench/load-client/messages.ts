@@ -65,6 +65,8 @@ export interface PhaseFigures<H> {
   lost: number;
   /** Events not received yet when the phase was cut off, on connections still open or resuming. */
   late: number;
+  /** Events the connections should have received: from each one's phase start to its job's last published seq. */
+  expected: number;
   /** Connections that missed at least one event. */
   lossyConnections: number;
   /** Events at or below the phase's starting seq (old news, not counted). */
