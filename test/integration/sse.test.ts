@@ -149,4 +149,31 @@ describe('GET /sse/scraping/{id}', () => {
     await expect.poll(() => row(b).getAttribute('data-seq'), { timeout: 10_000 }).toBe('1');
     expect(sockets.filter((url) => url.endsWith('/ws'))).toHaveLength(1);
   });
+  it('the SDK falls back to SSE when WebSockets never open, and still delivers every event of each job once', async () => {
+    const [a, b] = [await newJob(), await newJob()];
+    const log = f.eventLog();
+    for (let i = 1; i <= 5; i++) await log.append(a, draft(i));
+    browser ??= await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const page = await browser.newPage();
+    await page.goto(`http://${f.host}/health`);
+    // As a string: the test runner would rewrite a dynamic import inside a function.
+    await page.evaluate(`(async () => {
+      const { ScoutClient } = await import('/client/job-stream.js');
+      // A network that lets no WebSocket through: every attempt fails before it opens.
+      class Blocked extends WebSocket {
+        constructor() { super('ws://127.0.0.1:1/'); }
+      }
+      window.got = { ${a}: [], ${b}: [] };
+      const client = new ScoutClient({ baseUrl: location.origin, WebSocket: Blocked, backoff: { baseMs: 20, maxMs: 50 } });
+      window.client = client;
+      for (const id of [${a}, ${b}]) client.subscribe(id, { resumeFrom: { lastSeq: 0, epoch: null } }).on('event', (e) => window.got[id].push(e.seq));
+    })()`);
+    await expect.poll(() => page.evaluate(() => (window as unknown as { client: { usingSse: boolean } }).client.usingSse), { timeout: 10_000 }).toBe(true);
+    for (let i = 6; i <= 10; i++) await log.append(a, draft(i));
+    for (let i = 1; i <= 3; i++) await log.append(b, draft(i, i === 3 ? 'job_completed' : 'job_progress'));
+    const got = () => page.evaluate(() => (window as unknown as { got: Record<number, number[]> }).got);
+    await expect.poll(async () => (await got())[a]?.length, { timeout: 10_000 }).toBe(10);
+    await expect.poll(async () => (await got())[b]?.length, { timeout: 10_000 }).toBe(3);
+    expect(await got()).toEqual({ [a]: oneToN(10), [b]: oneToN(3) });
+  });
 });
