@@ -176,4 +176,39 @@ describe('GET /sse/scraping/{id}', () => {
     await expect.poll(async () => (await got())[b]?.length, { timeout: 10_000 }).toBe(3);
     expect(await got()).toEqual({ [a]: oneToN(10), [b]: oneToN(3) });
   });
+  it('cuts an SSE reader that falls WS_MAX_BACKPRESSURE_BYTES behind, like a socket, and it resumes from its last id without loss', async () => {
+    const slow = await startGatewayFixture({ WS_MAX_BACKPRESSURE_BYTES: String(256 * 1024) });
+    try {
+      const job = (await insertPendingJob(slow.database.db, params())).id;
+      const log = slow.eventLog(2000);
+      const [host, port] = slow.host.split(':');
+      const { connect } = await import('node:net');
+      const socket = connect({ host: host!, port: Number(port) });
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write(`GET /sse/scraping/${job} HTTP/1.1\r\nHost: ${slow.host}\r\n\r\n`);
+      await expect.poll(() => received.includes('Connected to job'), { timeout: 5000 }).toBe(true);
+      socket.pause(); // a reader that stops reading
+      const padding = 'x'.repeat(20_000);
+      for (let i = 1; i <= 600; i++) await log.append(job, { ...draft(i), message: `${i} ${padding}` });
+      await expect.poll(async () => (await slow.stats()).slow_consumers_closed, { timeout: 15_000 }).toBe(1);
+      socket.resume();
+      await closed;
+      const ids = [...received.matchAll(/^id: (\d+):(\d+)$/gm)].map((m) => Number(m[2]));
+      expect(ids).toEqual(oneToN(ids.length)); // an unbroken prefix (the snapshot of the pending job has no epoch in its id)
+      expect(ids.at(-1)!).toBeLessThan(600);
+      const last = /^id: (\d+:\d+)$/gm;
+      const lastId = [...received.matchAll(last)].at(-1)![1]!;
+      const res = await fetch(`http://${slow.host}/sse/scraping/${job}`, { headers: { 'Last-Event-ID': lastId } });
+      const reader = res.body!.getReader();
+      let rest = '';
+      while (!rest.includes(`"seq":600,`)) rest += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      const resumed = [...rest.matchAll(/^id: \d+:(\d+)$/gm)].map((m) => Number(m[1]));
+      expect(resumed).toEqual(oneToN(600).slice(ids.at(-1)!));
+    } finally {
+      await slow.close();
+    }
+  });
 });
