@@ -34,7 +34,9 @@ describe('WS /ws: many jobs on one connection', () => {
     for (let i = 1; i <= 20; i++) await log.append(a, draft(i, typeOf(i)));
     for (let i = 1; i <= 20; i++) await log.append(b, draft(i, typeOf(i)));
     const client = new MuxTestClient(`ws://${f.host}/ws`);
-    await client.opened;
+    // The same filter on the legacy path, as a query.
+    const legacy = new MuxTestClient(`ws://${f.host}/ws/scraping/${b}?event_types=scraper_completed,results_updated`);
+    await Promise.all([client.opened, legacy.opened]);
     client.subscribe(a, { last_seq: 10 });
     client.subscribe(b, { event_types: ['scraper_completed', 'results_updated'] });
     client.subscribe(999_999);
@@ -56,7 +58,11 @@ describe('WS /ws: many jobs on one connection', () => {
     expect(snapshot!.metadata.snapshot).toBe(true);
     expect(rest.map((e) => e.seq)).toEqual(oneToN(40).slice(20).filter((i) => typeOf(i) !== 'job_progress'));
     expect(client.controlsOf(b)[0]).toMatchObject({ type: 'subscribed', event_types: ['scraper_completed', 'results_updated'] });
+    await legacy.waitFor(() => legacy.events.some((e) => e.seq === 40), 'legacy filtered client');
+    expect(legacy.events).toEqual(client.eventsOf(b));
+    await expect(new MuxTestClient(`ws://${f.host}/ws/scraping/${b}?event_types=job_exploded`).opened).rejects.toThrow(/400/);
     client.close();
+    legacy.close();
   });
 
   it('answers ping, refuses bad messages, duplicates and a subscription past the limit per job, and keeps the connection', async () => {
