@@ -145,7 +145,7 @@ export class JobSubscription extends TypedEmitter<JobSubscriptionEvents> {
     if (this.ended) return;
     this.ended = true;
     this.emit('end', event);
-    this.client.unsubscribe(this.jobId, true);
+    this.client.unsubscribe(this.jobId);
   }
 }
 
@@ -203,13 +203,13 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
   }
 
   /** Stops following a job (its listeners get nothing more). */
-  unsubscribe(jobId: number, quietly = false): void {
+  unsubscribe(jobId: number): void {
     const subscription = this.subscriptions.get(jobId);
     if (!subscription) return;
     this.subscriptions.delete(jobId);
     subscription.ended = true;
     subscription.source?.close();
-    if (!quietly || this.state === 'open') this.send({ type: 'unsubscribe', job_id: jobId });
+    this.send({ type: 'unsubscribe', job_id: jobId });
   }
 
   close(): void {
