@@ -2,15 +2,15 @@ import type { GatewayContext } from './context.js';
 import { registerClientScriptRoute } from './http/client-script.routes.js';
 import { registerHealthRoutes } from './http/health.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
+import { registerFallbackRoute } from './http/fallback.routes.js';
 import { registerMetricsRoute } from './http/metrics.routes.js';
-import { reply, sendError } from './http/responses.js';
 import { registerStaticRoutes } from './http/static.routes.js';
 import { uWS, type TemplatedApp } from './uws.js';
 import { registerMuxSocket } from './ws/mux-socket.js';
 import { registerScrapingSocket } from './ws/scraping-socket.js';
 import { registerSseRoute } from './ws/sse-route.js';
 
-/** Wires the uWS app: routes, sockets, and a JSON 404 for everything else. Nothing more. */
+/** Wires the uWS app: routes, sockets, and a JSON 404/405 for everything else. Nothing more. */
 export function createApp(ctx: GatewayContext): TemplatedApp {
   const app = uWS.App();
   registerScrapingSocket(app, ctx);
@@ -21,8 +21,6 @@ export function createApp(ctx: GatewayContext): TemplatedApp {
   registerMetricsRoute(app, ctx);
   registerStaticRoutes(app);
   registerClientScriptRoute(app, ctx.log);
-  app.any('/*', (res, req) => {
-    sendError(reply(res), 404, 'NOT_FOUND', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}`);
-  });
+  registerFallbackRoute(app);
   return app;
 }

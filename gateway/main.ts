@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase } from '../shared/db/database.js';
 import { migrateToLatest } from '../shared/db/migrate.js';
-import { createLogger } from '../shared/logger.js';
 import { CLOSE_CODES } from '../shared/protocol.js';
 import { createScrapeQueue } from '../shared/queue.js';
 import { createRedis, whenReady } from '../shared/redis/connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
-import { loadConfigOrExit } from '../shared/startup.js';
+import { createServiceLogger, loadConfigOrExit, waitForDependenciesOrExit } from '../shared/startup.js';
 import { createApp } from './app.js';
 import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
@@ -18,7 +17,7 @@ import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
 
 const config = loadConfigOrExit('gateway');
-const log = createLogger('gateway', config.logLevel, { gatewayId: config.gateway.id });
+const log = createServiceLogger('gateway', config, { gatewayId: config.gateway.id });
 
 const uws = detectUwsRuntime();
 if (uws.native) {
@@ -30,6 +29,7 @@ if (uws.native) {
   );
 }
 
+await waitForDependenciesOrExit(config, log);
 const db = createDatabase(config.databaseUrl);
 await withRetry('postgres migrations', () => migrateToLatest(db));
 
@@ -40,6 +40,8 @@ const subscriberConnection = createRedis(config.redisUrl, log, `gateway:${config
 const subscriber = redisEventSubscriber(subscriberConnection);
 const queueConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:queue`);
 const queue = createScrapeQueue(config, queueConnection);
+// Without a listener BullMQ prints each connection error with its stack; its connection logs them once.
+queue.on('error', (error) => log.debug({ err: error.message }, 'queue error'));
 const eventLog = new JobEventLog(redis, keys, config.history);
 
 let app: TemplatedApp | undefined;
@@ -80,7 +82,9 @@ if (!listenSocket) {
 }
 const port = uWS.us_socket_local_port(listenSocket);
 log.info({ ...describeDescriptorLimit() }, 'connection capacity');
-log.info({ host: config.gateway.host, port, uwsNative: uws.native }, 'gateway listening');
+const url = `http://${['0.0.0.0', '::', ''].includes(config.gateway.host) ? '127.0.0.1' : config.gateway.host}:${port}/`;
+log.info({ host: config.gateway.host, port, url, uwsNative: uws.native }, 'gateway listening');
+log.info({ url }, `dashboard and API at ${url}`);
 
 let stopping: Promise<void> | undefined;
 /** Stop accepting, tell clients to reconnect elsewhere, wait for them to leave, then close. */
@@ -112,7 +116,7 @@ async function withRetry<T>(what: string, action: () => Promise<T>, attempts = 3
       return await action();
     } catch (error) {
       if (attempt >= attempts) throw error;
-      log.warn({ err: error, attempt }, `${what} failed; retrying`);
+      log.warn({ attempt, reason: error instanceof Error ? error.message : String(error) }, `${what} failed; retrying`);
       await sleep(1000);
     }
   }

@@ -30,13 +30,48 @@ export const JOB_LIMITS = {
   maxDaysAhead: 730,
 } as const;
 
+const isoDate = z.iso.date('must be a date as YYYY-MM-DD');
+
+// ---- Request rules a first request meets: airport letters, a date window, JSON only, "required".
+
+/** ASCII letters only, checked before upper-casing: Unicode case folding would turn "ıst" into "IST". */
 const iataCode = z
   .string()
   .trim()
-  .toUpperCase()
-  .regex(/^[A-Z]{3}$/, 'must be a 3-letter IATA airport code, e.g. "MUC"');
+  .regex(/^[A-Za-z]{3}$/, 'must be a 3-letter IATA airport code, e.g. "MUC"')
+  .transform((code) => code.toUpperCase());
 
-const isoDate = z.iso.date('must be a date as YYYY-MM-DD');
+const DAY_MS = 86_400_000;
+
+/**
+ * Today's date where it is earliest on Earth (UTC−12), so that nobody's "today" is refused as a
+ * past date, and the last departure date the limit allows.
+ */
+export function departureWindow(now = Date.now()): { first: string; last: string } {
+  const first = new Date(now - 12 * 3_600_000).toISOString().slice(0, 10);
+  const last = new Date(Date.parse(first) + JOB_LIMITS.maxDaysAhead * DAY_MS + DAY_MS).toISOString().slice(0, 10);
+  return { first, last };
+}
+
+/** A departure in the past or beyond the limit is refused, as is a return beyond it. */
+function checkDateWindow([depart, back]: [string, string], ctx: z.RefinementCtx): void {
+  const { first, last } = departureWindow();
+  if (depart < first) ctx.addIssue({ code: 'custom', message: `departure date ${depart} is in the past (today is ${first})` });
+  if (depart > last) ctx.addIssue({ code: 'custom', message: `departure date ${depart} is more than ${JOB_LIMITS.maxDaysAhead} days ahead (the last is ${last})` });
+  else if (back > last) ctx.addIssue({ code: 'custom', message: `return date ${back} is more than ${JOB_LIMITS.maxDaysAhead} days ahead (the last is ${last})` });
+}
+
+/** `application/json`, with parameters (`; charset=utf-8`) but no other type that merely starts like it. */
+export function isJsonContentType(header: string): boolean {
+  return /^application\/json\s*(;|$)/i.test(header.trim());
+}
+
+/** Parse options of request bodies: a field that is missing reads "required", not a type mismatch. */
+export const REQUEST_PARSE_OPTIONS = {
+  error: (issue: { code?: string; input?: unknown }) => (issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined),
+};
+
+// ---- end of request rules
 
 const uniqueList = <T extends z.ZodType<string>>(item: T, max: number, what: string) =>
   z
@@ -47,7 +82,8 @@ const uniqueList = <T extends z.ZodType<string>>(item: T, max: number, what: str
 
 const dateRange = z
   .tuple([isoDate, isoDate], { error: 'must be [departure, return] dates' })
-  .refine(([depart, back]) => back >= depart, 'return date must not be before the departure date');
+  .refine(([depart, back]) => back >= depart, 'return date must not be before the departure date')
+  .superRefine(checkDateWindow);
 
 /** POST /api/jobs body. */
 export const createJobRequestSchema = z
@@ -62,12 +98,13 @@ export const createJobRequestSchema = z
   })
   .superRefine((body, ctx) => {
     const routes = body.origins.length * body.destinations.length;
-    const tasks = routes * body.date_ranges.length * (body.scrapers?.length ?? SCRAPER_NAMES.length);
+    const scrapers = body.scrapers?.length ?? SCRAPER_NAMES.length;
+    const tasks = routes * body.date_ranges.length * scrapers;
     if (tasks > JOB_LIMITS.maxTasks) {
       ctx.addIssue({
         code: 'custom',
         path: ['origins'],
-        message: `too many routes: ${routes} routes × ${body.date_ranges.length} date ranges × scrapers is ${tasks} tasks, at most ${JOB_LIMITS.maxTasks}`,
+        message: `too many searches: ${routes} routes × ${body.date_ranges.length} date ranges × ${scrapers} scrapers is ${tasks} tasks, at most ${JOB_LIMITS.maxTasks}`,
       });
     }
     for (const origin of body.origins) {
@@ -111,6 +148,11 @@ export const jobStatusResponseSchema = z.object({
   is_failed: z.boolean(),
   progress: z.number(),
   last_seq: z.number().int().nonnegative(),
+  // A job no worker has taken yet (status pending): since when, for how long, where in the queue; null otherwise.
+  queued_since: z.string().nullable(),
+  queued_seconds: z.number().nullable(),
+  queue_position: z.number().int().positive().nullable(),
+  queue_length: z.number().int().positive().nullable(),
 });
 export type JobStatusResponse = z.infer<typeof jobStatusResponseSchema>;
 

@@ -20,6 +20,10 @@ const envSchema = z.object({
   KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-" (1-64)').default('scout:'),
   QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64)').default('scrape'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** auto: readable lines on a terminal when pino-pretty is installed (a development install), JSON otherwise. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  /** How long a starting service waits for Redis and Postgres before it exits naming the missing one. */
+  STARTUP_TIMEOUT_SECONDS: int(1, 3600).default(60),
 
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(0, 65535).default(8000),
@@ -82,6 +86,8 @@ function toConfig(env: z.infer<typeof envSchema>) {
     keyPrefix: env.KEY_PREFIX,
     queueName: env.QUEUE_NAME,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
+    startupTimeoutSeconds: env.STARTUP_TIMEOUT_SECONDS,
     gateway: {
       id: env.GATEWAY_ID,
       host: env.HOST,

@@ -1,4 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { jobIdSchema } from './events.js';
 import type { Config } from './config.js';
@@ -27,4 +28,26 @@ export function createScrapeQueue(config: Config, connection: ConnectionOptions)
 
 export async function enqueueScrape(queue: Queue<ScrapeJobData>, jobId: number): Promise<void> {
   await queue.add('scrape', { jobId }, { jobId: bullmqJobId(jobId) });
+}
+
+/** Where a waiting job stands: 1 = the next one a worker takes, of `waiting` jobs in the queue. */
+export interface QueuePlace {
+  position: number;
+  waiting: number;
+}
+
+/** How far from the front a job is looked for: a longer scan is not worth a status request. */
+const PLACE_SCAN_LIMIT = 1000;
+
+/**
+ * A job's place in the queue's wait list, or null when it is not waiting there (a worker has it,
+ * it is delayed for a retry, or it is further back than PLACE_SCAN_LIMIT). BullMQ pushes new jobs
+ * on the left of its wait list and workers take them from the right, so the scan starts at the
+ * right end (RANK -1) and stops after PLACE_SCAN_LIMIT entries: cheap whatever the queue's size.
+ */
+export async function queuePlace(redis: Redis, queue: Queue<ScrapeJobData>, jobId: number): Promise<QueuePlace | null> {
+  const wait = queue.keys.wait!; // BullMQ names its own keys
+  const [index, length] = await Promise.all([redis.lpos(wait, bullmqJobId(jobId), 'RANK', -1, 'MAXLEN', PLACE_SCAN_LIMIT), redis.llen(wait)]);
+  if (index === null) return null;
+  return { position: length - index, waiting: length };
 }

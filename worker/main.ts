@@ -1,15 +1,16 @@
-import { createLogger } from '../shared/logger.js';
-import { loadConfigOrExit } from '../shared/startup.js';
+import { createServiceLogger, loadConfigOrExit, waitForDependenciesOrExit } from '../shared/startup.js';
 import { startWorkerApp, type WorkerApp } from './worker-app.js';
 
 /** Worker process: config, migrations, BullMQ worker; SIGTERM/SIGINT drain and exit 0. */
 const config = loadConfigOrExit('worker');
-const log = createLogger('worker', config.logLevel);
+const log = createServiceLogger('worker', config);
 
 process.on('unhandledRejection', (reason) => {
   log.fatal({ err: reason }, 'unhandled rejection');
   process.exit(1);
 });
+
+await waitForDependenciesOrExit(config, log);
 
 let worker: WorkerApp;
 try {

@@ -1,8 +1,9 @@
-import { createJobRequestSchema, fieldErrors, jobIdFromPath, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
+import { createJobRequestSchema, fieldErrors, isJsonContentType, jobIdFromPath, REQUEST_PARSE_OPTIONS, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
 import { deleteJob, findJob, insertPendingJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { enqueueScrape } from '../../shared/queue.js';
 import type { GatewayContext } from '../context.js';
+import { queuedInfo, type QueuedInfo } from '../queued-job.js';
 import type { TemplatedApp } from '../uws.js';
 import { BodyTooLargeError, readBody, RequestAbortedError } from './read-body.js';
 import { reply, sendError, sendJson, sendUnavailable, type Reply } from './responses.js';
@@ -44,14 +45,14 @@ async function createJob(ctx: GatewayContext, r: Reply, request: CreateJobReques
     raw = await readBody(r, ctx.config.gateway.maxBodyBytes, request.contentLength);
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
-      sendError(r, 400, error.code, error.message, { closeConnection: true });
+      sendError(r, 413, 'BODY_TOO_LARGE', error.message, { closeConnection: true });
       return;
     }
     if (error instanceof RequestAbortedError) return;
     throw error;
   }
-  if (!/^application\/json\b/i.test(request.contentType)) {
-    sendError(r, 400, 'UNSUPPORTED_MEDIA_TYPE', 'send the job as JSON with Content-Type: application/json');
+  if (!isJsonContentType(request.contentType)) {
+    sendError(r, 415, 'UNSUPPORTED_MEDIA_TYPE', `send the job as JSON with Content-Type: application/json${request.contentType ? `, not ${request.contentType}` : ''}`);
     return;
   }
   let json: unknown;
@@ -61,7 +62,7 @@ async function createJob(ctx: GatewayContext, r: Reply, request: CreateJobReques
     sendError(r, 400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message}`);
     return;
   }
-  const parsed = createJobRequestSchema.safeParse(json);
+  const parsed = createJobRequestSchema.safeParse(json, REQUEST_PARSE_OPTIONS);
   if (!parsed.success) {
     sendError(r, 400, 'VALIDATION_FAILED', 'the job request is invalid', { fields: fieldErrors(parsed.error) });
     return;
@@ -93,12 +94,16 @@ async function jobStatus(ctx: GatewayContext, r: Reply, id: number): Promise<voi
     sendError(r, 404, 'JOB_NOT_FOUND', `Job ${id} not found`);
     return;
   }
-  sendJson(r, 200, toStatusResponse(job));
+  sendJson(r, 200, toStatusResponse(job, await queuedInfo(ctx, job)));
 }
 
-function toStatusResponse(job: ScrapingJob): JobStatusResponse {
+function toStatusResponse(job: ScrapingJob, queued: QueuedInfo | null): JobStatusResponse {
   const end = job.completed_at ?? (job.status === 'running' ? new Date() : null);
   return {
+    queued_since: queued?.queued_since ?? null,
+    queued_seconds: queued ? Math.round((Date.now() - job.created_at.getTime()) / 1000) : null,
+    queue_position: queued?.queue_position ?? null,
+    queue_length: queued?.queue_length ?? null,
     job_id: job.id,
     job_type: job.job_type,
     source: job.source,

@@ -9,7 +9,12 @@ const PAGES: { path: string; file: string; type: string }[] = [
   { path: '/dashboard.js', file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
   { path: '/job-view.js', file: 'job-view.js', type: 'text/javascript; charset=utf-8' },
   { path: '/jobs-board.js', file: 'jobs-board.js', type: 'text/javascript; charset=utf-8' },
+  { path: '/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
+  // Browsers ask for /favicon.ico whatever the page links; an SVG there is what they get.
+  { path: '/favicon.ico', file: 'favicon.svg', type: 'image/svg+xml' },
 ];
+
+export const STATIC_PATHS: readonly string[] = PAGES.map((p) => p.path);
 
 export function registerStaticRoutes(app: TemplatedApp): void {
   for (const page of PAGES) {

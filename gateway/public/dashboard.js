@@ -26,12 +26,13 @@ window.addEventListener('hashchange', watchFromHash);
 watchFromHash();
 
 /** Follows a job from its first event: resuming "after seq 0" makes the gateway replay its history. */
-async function watchJob(jobId) {
+async function watchJob(jobId, search = null) {
   currentJobId = jobId;
   const JobStream = await sdk;
   if (!JobStream || currentJobId !== jobId) return;
   void current?.close();
   view.reset(jobId);
+  if (search) view.setSearch(search);
   const stream = new JobStream({ baseUrl: location.origin, jobId, resumeFrom: { lastSeq: 0, epoch: null } });
   stream.on('snapshot', (snapshot, info) => view.snapshot(snapshot, info));
   stream.on('event', (event) => view.event(event));
@@ -64,7 +65,7 @@ async function onSearch(event) {
       body: JSON.stringify(body),
     });
     const json = await response.json().catch(() => null);
-    if (response.status === 202 && json) void watchJob(json.job_id);
+    if (response.status === 202 && json) void watchJob(json.job_id, body);
     else if (response.status === 400 && json?.error) showErrors(json.error);
     else showFormError(json?.error?.message ?? `The gateway answered ${response.status}; try again.`);
   } catch (error) {
@@ -106,7 +107,9 @@ function showErrors(error) {
       unplaced.push(`${path}: ${messages.join('; ')}`);
       continue;
     }
-    target.textContent = [target.textContent, ...messages].filter(Boolean).join('; ');
+    // The form calls scrapers "fare sources": its errors use the words of the box they sit under.
+    const worded = name === 'scrapers' ? messages.map((m) => m.replace(/\bscrapers?\b/g, (w) => (w === 'scraper' ? 'fare source' : 'fare sources'))) : messages;
+    target.textContent = [target.textContent, ...worded].filter(Boolean).join('; ');
     for (const input of searchForm.querySelectorAll(`[aria-describedby~="${target.id}"]`)) input.setAttribute('aria-invalid', 'true');
   }
   if (unplaced.length || Object.keys(fields).length === 0) showFormError([error.message, ...unplaced].join(' — '));
@@ -122,8 +125,14 @@ function clearErrors() {
   for (const el of searchForm.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
 }
 
+/** Defaults a month ahead; the pickers offer only what the gateway accepts (today to 730 days ahead). */
 function setDefaultDates() {
   const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  for (const id of ['depart', 'return']) {
+    const input = document.getElementById(id);
+    input.min = day(0);
+    input.max = day(730);
+  }
   document.getElementById('depart').value ||= day(30);
   document.getElementById('return').value ||= day(37);
 }

@@ -108,9 +108,10 @@ export class DeliveryGroup {
   }
 
   /**
-   * What a joiner was served (a snapshot, or history read as JSON text) in this group's terms:
-   * filtered, progress coalesced (of consecutive progress events only the last is kept) and
-   * encoded. A snapshot is the subscriber's starting state and always passes.
+   * What a joiner was served (a snapshot and maybe the terminal event after it, or history read as
+   * JSON text) in this group's terms: filtered, progress coalesced (of consecutive progress events
+   * only the last is kept) and encoded. A snapshot is the subscriber's starting state and always
+   * passes.
    */
   initialFrames(frames: readonly Frame[], snapshot: boolean): Frame[] {
     if (this.plain) return frames.slice();
@@ -119,7 +120,7 @@ export class DeliveryGroup {
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i]!;
       const type = eventTypeOfPayload(frame);
-      if (!snapshot) {
+      if (!(snapshot && i === 0)) {
         if (!this.accepts(type)) continue;
         if (throttled && type === PROGRESS && this.nextAcceptedIsProgress(frames, i)) continue;
       }

@@ -42,7 +42,7 @@ export type Subscription = ChannelSocket;
 
 /** What a joining client is served before it goes live: frames up to `servedSeq`, or a refusal. */
 export type InitialServe =
-  | { frames: Frame[]; servedSeq: number; /** The frames are a snapshot (passes any filter). */ snapshot?: boolean }
+  | { frames: Frame[]; servedSeq: number; /** The first frame is a snapshot (it passes any filter; the frames after it are events). */ snapshot?: boolean }
   | { frames: Frame[]; close: { code: number; reason: string } };
 
 /** A backlog this short is sent in one go; a longer one is paced by the client's reading. */

@@ -74,9 +74,14 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
         return;
       }
       if (parsed && !parsed.success) {
-        const problem = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        const issues = parsed.error.issues;
+        const badId = issues.find((i) => i.path[0] === 'job_id');
         ctx.metrics.upgrade('bad_request');
-        sendError(immediate(res), 400, 'BAD_REQUEST', problem);
+        const problem = issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        const badResume = issues.some((i) => i.path[0] === 'last_seq' || i.path[0] === 'epoch');
+        if (badId) sendError(immediate(res), 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
+        else if (badResume) sendError(immediate(res), 400, 'BAD_RESUME_POINT', problem);
+        else sendError(immediate(res), 400, 'BAD_SUBSCRIPTION', problem);
         return;
       }
       if (origin && allowed.size > 0 && !allowed.has(origin)) {

@@ -4,7 +4,8 @@ import { findJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import type { ScrapingEvent } from '../../shared/events.js';
 import { CLOSE_CODES, FLIGHT_JOB } from '../../shared/protocol.js';
-import type { JobEventLog, JobLiveState, JobRead } from '../../shared/redis/job-event-log.js';
+import { seqOfPayload, type JobEventLog, type JobLiveState, type JobRead } from '../../shared/redis/job-event-log.js';
+import { queuedInfo, type QueuedInfo, type QueueSources } from '../queued-job.js';
 import type { InitialServe } from './job-channels.js';
 
 /** Where a client resumes: the last seq it holds and, if it knows it, the stream's epoch. */
@@ -18,15 +19,18 @@ export interface JoinSources {
   db: Kysely<Database>;
 }
 
+/** With the queue, a pending job's snapshot says where it waits. */
+type Sources = JoinSources & Partial<QueueSources>;
+
 /**
  * What a client joining a job gets before it goes live. Without a resume point: a snapshot of the
  * job (the seed's "Connected to job N"). With one: the events after it from history, or — when the
  * history no longer holds them or the stream's epoch changed — a snapshot marked resync. Live state
  * comes from Redis; a job Redis no longer knows (old, or Redis lost it) is served from Postgres.
  */
-export async function serveJoin(sources: JoinSources, jobId: number, resume: ResumePoint | null): Promise<InitialServe> {
+export async function serveJoin(sources: Sources, jobId: number, resume: ResumePoint | null): Promise<InitialServe> {
   const read = await sources.eventLog.read(jobId, resume?.lastSeq);
-  if (read.state) return serveFromStream(jobId, read.state, read.history, resume);
+  if (read.state) return withEnd(sources, serveFromStream(jobId, read.state, read.history, resume), read.state);
 
   const row = await findJob(sources.db, jobId);
   if (!row) {
@@ -34,13 +38,42 @@ export async function serveJoin(sources: JoinSources, jobId: number, resume: Res
   }
   // The job may have emitted its first event while Postgres was asked: the stream then is the truth.
   const again = await sources.eventLog.read(jobId, resume?.lastSeq);
-  if (again.state) return serveFromStream(jobId, again.state, again.history, resume);
+  if (again.state) return withEnd(sources, serveFromStream(jobId, again.state, again.history, resume), again.state);
   // Redis holds no stream: either no event yet (a pending job) or the stream is gone.
-  if (resume !== null && resume.lastSeq > row.last_seq) {
-    return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${row.last_seq})`);
-  }
   const resync = resume !== null && !(row.last_seq === 0 && resume.lastSeq === 0);
-  return { frames: [JSON.stringify(snapshotOfRow(row, resync))], servedSeq: row.last_seq, snapshot: true };
+  const { redis, queue } = sources;
+  const queued = redis && queue ? await queuedInfo({ redis, queue }, row) : null;
+  const frames = [JSON.stringify(snapshotOfRow(row, resync, queued))];
+  if (ENDED.has(row.status)) frames.push(JSON.stringify(endEventOfRow(row)));
+  return { frames, servedSeq: row.last_seq, snapshot: true };
+}
+
+const ENDED = new Set<string>(['completed', 'failed', 'cancelled']);
+
+/**
+ * A snapshot of a job that has ended is followed by the job's terminal event (job_completed or
+ * job_failed), so that a client which loops until one of those — the seed's own examples do —
+ * ends at once instead of waiting for an event that was sent before it came. That event carries
+ * the snapshot's seq: the snapshot summarises the stream up to and including it, and the event is
+ * the one at that seq (from history; rebuilt from the live state or the row when history is gone).
+ * It is the only frame whose seq repeats the previous frame's, and only right after a snapshot.
+ */
+async function withEnd(sources: JoinSources, serve: InitialServe, state: JobLiveState): Promise<InitialServe> {
+  if (!('servedSeq' in serve) || !ENDED.has(state.status)) return serve;
+  const last = serve.frames.at(-1);
+  if (last === undefined || !isSnapshotFrame(last)) return serve; // history replay: the terminal event is in it
+  const tail = await sources.eventLog.read(state.job_id, state.seq - 1);
+  const stored = Array.isArray(tail.history) ? tail.history.at(-1) : undefined;
+  const end = stored !== undefined && isTerminalOfSeq(stored, state.seq) ? stored : JSON.stringify(endEventOfState(state));
+  return { ...serve, frames: [...serve.frames, end] };
+}
+
+function isSnapshotFrame(frame: string | Buffer): boolean {
+  return frame.includes('"snapshot":true');
+}
+
+function isTerminalOfSeq(payload: string, seq: number): boolean {
+  return seqOfPayload(payload) === seq && /"event_type":"job_(completed|failed)"/.test(payload.slice(0, 120));
 }
 
 function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['history'], resume: ResumePoint | null): InitialServe {
@@ -84,7 +117,7 @@ export function snapshotOfState(state: JobLiveState, resync = false): ScrapingEv
   };
 }
 
-export function snapshotOfRow(row: ScrapingJob, resync = false): ScrapingEvent {
+export function snapshotOfRow(row: ScrapingJob, resync = false, queued: QueuedInfo | null = null): ScrapingEvent {
   return {
     job_id: row.id,
     seq: row.last_seq,
@@ -100,10 +133,46 @@ export function snapshotOfRow(row: ScrapingJob, resync = false): ScrapingEvent {
       started_at: row.started_at?.toISOString() ?? null,
       completed_at: row.completed_at?.toISOString() ?? null,
       snapshot: true,
+      // What the job searches (the stream's job_started carries it too): the page's header.
+      params: row.params,
       ...(row.error_message ? { error: row.error_message } : {}),
       ...(resync ? { resync: true } : {}),
+      // A pending job: waiting for a worker since queued_since (at this snapshot's timestamp).
+      ...(queued ? { queued: true, ...queued } : {}),
     },
     timestamp: new Date().toISOString(),
+  };
+}
+
+/** The terminal event of an ended job whose stored event is gone, rebuilt from its live state. */
+export function endEventOfState(state: JobLiveState): ScrapingEvent {
+  const completed = state.status === 'completed';
+  return {
+    job_id: state.job_id,
+    seq: state.seq,
+    event_type: completed ? 'job_completed' : 'job_failed',
+    status: state.status,
+    progress: state.progress ?? (completed ? 100 : null),
+    results_count: state.results_count,
+    message: completed ? `Job completed: ${state.results_count} flights found` : `Job ${state.status}`,
+    metadata: { epoch: state.epoch, rebuilt: true },
+    timestamp: state.completed_at ?? state.updated_at,
+  };
+}
+
+/** The terminal event of an ended job Redis no longer holds, rebuilt from its row. */
+export function endEventOfRow(row: ScrapingJob): ScrapingEvent {
+  const completed = row.status === 'completed';
+  return {
+    job_id: row.id,
+    seq: row.last_seq,
+    event_type: completed ? 'job_completed' : 'job_failed',
+    status: row.status,
+    progress: row.progress,
+    results_count: row.items_scraped,
+    message: completed ? `Job completed: ${row.items_scraped} flights found` : `Job failed: ${row.error_message ?? row.status}`,
+    metadata: { epoch: null, rebuilt: true, ...(row.error_message ? { error: row.error_message } : {}) },
+    timestamp: (row.completed_at ?? new Date()).toISOString(),
   };
 }
 

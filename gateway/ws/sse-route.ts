@@ -54,7 +54,10 @@ export function registerSseRoute(app: TemplatedApp, ctx: GatewayContext): void {
       return;
     }
     if (!parsed.success) {
-      sendError(immediate(res), 400, 'BAD_REQUEST', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      const badId = parsed.error.issues.some((i) => i.path[0] === 'job_id');
+      const problem = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      if (badId) sendError(immediate(res), 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
+      else sendError(immediate(res), 400, 'BAD_SUBSCRIPTION', problem);
       return;
     }
     const { job_id: jobId, last_event_id, event_types, progress_interval_ms } = parsed.data;
@@ -62,7 +65,7 @@ export function registerSseRoute(app: TemplatedApp, ctx: GatewayContext): void {
     if (last_event_id !== undefined) {
       resume = parseSseEventId(last_event_id);
       if (!resume) {
-        sendError(immediate(res), 400, 'BAD_REQUEST', 'last_event_id: must be an id this stream sent (<epoch>:<seq>)');
+        sendError(immediate(res), 400, 'BAD_SUBSCRIPTION', 'last_event_id: must be an id this stream sent (<epoch>:<seq>)');
         return;
       }
     }

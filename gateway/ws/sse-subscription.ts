@@ -85,9 +85,11 @@ export class SseSubscription implements ChannelSocket {
       return;
     }
     this.closed = true;
-    const body = JSON.stringify({ error: { code: statusOf(code) === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', message: reason } });
+    const status = statusOf(code);
+    const errorCode = { 404: 'JOB_NOT_FOUND', 400: 'BAD_RESUME_POINT', 403: 'FORBIDDEN' }[status as 404 | 400 | 403] ?? 'UNAVAILABLE';
+    const body = JSON.stringify({ error: { code: errorCode, message: reason } });
     this.res.cork(() => {
-      this.res.writeStatus(statusLine(statusOf(code))).writeHeader('Content-Type', 'application/json').end(body);
+      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body);
     });
     this.settings.detach(this.jobId, this);
   }

@@ -13,6 +13,8 @@ export const JOB_STREAM_ERROR_CODES = {
   REFUSED: false,
   /** maxRetries reconnects in a row failed before any frame arrived. */
   GAVE_UP: false,
+  /** The very first connection never opened, after firstConnectRetries attempts: nothing answers at the URL. */
+  UNREACHABLE: false,
 } as const;
 export type JobStreamErrorCode = keyof typeof JOB_STREAM_ERROR_CODES;
 

@@ -31,7 +31,7 @@ export interface JobStreamEvents {
   /** The job's state: on first connect, and with `resync` when the stream had to restart (refetch whatever you derived). */
   snapshot: (snapshot: ScrapingEvent, info: { resync: boolean }) => void;
   status: (status: StreamStatus, detail: StatusDetail) => void;
-  /** The job ended: its job_completed / job_failed event, or a snapshot of a job that had already ended. */
+  /** The job ended: its job_completed / job_failed event (a gateway sends it right after the snapshot of a job that had already ended). */
   end: (event: ScrapingEvent) => void;
   error: (error: JobStreamError) => void;
 }
@@ -47,6 +47,12 @@ export interface JobStreamOptions {
   keepaliveMs?: number;
   /** Reconnect attempts in a row (without a frame in between) before giving up; default: never give up. */
   maxRetries?: number;
+  /**
+   * Attempts after the very first connection failed to open, before giving up with UNREACHABLE
+   * (a wrong URL or a gateway that is not running, said in seconds); default: unset, maxRetries
+   * applies. The patient reconnects of maxRetries are for connections that were up before.
+   */
+  firstConnectRetries?: number;
   /** Start after a seq already held (e.g. restored from storage) instead of from a snapshot. */
   resumeFrom?: ResumePoint;
   /** Close once the job has ended (default true). */
@@ -79,11 +85,14 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
   private seq: number | null;
   private currentEpoch: string | null;
   private failedAttempts = 0;
+  private everOpened = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   private lastFrameAt = 0;
   private lastSocketError: string | undefined;
   private endEvent: ScrapingEvent | null = null;
+  /** The snapshot of an ended job, until the terminal event that follows it arrives. */
+  private endedSnapshot: ScrapingEvent | null = null;
   private closing: Promise<void> | null = null;
   private duplicates = 0;
   private readonly settled: Promise<ScrapingEvent | null>;
@@ -164,6 +173,7 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
     // connection can never interleave with the new one.
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      this.everOpened = true;
       this.lastFrameAt = Date.now();
       this.startKeepalive(socket);
       this.setStatus('open', {});
@@ -215,6 +225,14 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
       if (isTerminal(event)) this.finish(event);
       return;
     }
+    if (this.endedSnapshot && event.seq === this.endedSnapshot.seq && isTerminal(event)) {
+      // The terminal event the gateway sends after the snapshot of an ended job: the event at the
+      // snapshot's seq, which the snapshot summarised, delivered so that the job ends on it.
+      this.endedSnapshot = null;
+      this.emit('event', event);
+      this.finish(event);
+      return;
+    }
     if (this.seq !== null && event.seq <= this.seq) {
       this.duplicates += 1;
       return;
@@ -241,7 +259,9 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
       if (resync || epoch !== null) this.currentEpoch = epoch;
     }
     this.emit('snapshot', snapshot, { resync });
-    if (ENDED_STATUSES.has(snapshot.status)) this.finish(snapshot);
+    // The job's terminal event follows at once; finish on it (or on this snapshot should the
+    // connection end before it comes).
+    if (ENDED_STATUSES.has(snapshot.status) && !this.endEvent) this.endedSnapshot = snapshot;
   }
 
   private finish(event: ScrapingEvent): void {
@@ -255,6 +275,10 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
     this.socket = null;
     this.stopTimers();
     if (this.closing) return;
+    if (this.endedSnapshot) {
+      this.finish(this.endedSnapshot);
+      if (this.closing) return;
+    }
     if (!shouldReconnect(code)) {
       if (!this.endEvent) {
         this.emit('error', new JobStreamError('REFUSED', `the gateway closed the stream with ${code}${reason ? ` (${reason})` : ''}`, { closeCode: code }));
@@ -276,6 +300,13 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
 
   private scheduleReconnect(detail: StatusDetail): void {
     const maxRetries = this.options.maxRetries ?? Number.POSITIVE_INFINITY;
+    const firstRetries = this.options.firstConnectRetries;
+    if (firstRetries !== undefined && !this.everOpened && this.failedAttempts >= firstRetries) {
+      const why = detail.reason ? ` (${detail.reason})` : '';
+      this.emit('error', new JobStreamError('UNREACHABLE', `no connection could be opened to ${this.options.baseUrl}${why}`, { closeCode: detail.code }));
+      this.terminate(detail);
+      return;
+    }
     if (this.failedAttempts >= maxRetries) {
       this.emit('error', new JobStreamError('GAVE_UP', `gave up after ${this.failedAttempts} reconnect attempts`, { closeCode: detail.code }));
       this.terminate(detail);

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { jobIdSchema } from '../events.js';
 
-export const DEFAULT_GATEWAY_URL = 'http://localhost:8000';
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8000';
 
 export const USAGE = `Usage: scout-watch <job_id> [--url URL]
        scout-watch <job_id> <job_id> … [--url URL]
@@ -10,15 +10,22 @@ export const USAGE = `Usage: scout-watch <job_id> [--url URL]
 Follows a flight-scraping job live, from its first event: one line per event and, on a
 terminal, a progress bar.
 Reconnects by itself and resumes where it left off if the connection drops
-(it gives up after 15 failed attempts in a row, a minute or two).
+(it gives up after 15 failed attempts in a row, a minute or two). When no
+gateway answers at the URL at all, it says so within seconds.
 Several job ids share one connection and get one progress line each.
 
 Options:
   --url URL    the gateway (default: $SCOUT_URL, else ${DEFAULT_GATEWAY_URL})
   -h, --help   show this help
 
-Exit status: 0 job completed; 1 job failed or not found; 2 bad usage;
-             3 the gateway refused the stream or could not be reached.
+Exit status:
+  0    the job completed
+  1    the job failed, or there is no such job
+  2    bad usage (arguments)
+  3    the connection was lost for good (15 reconnects failed) or the gateway
+       refused the stream
+  4    no gateway at the URL (nothing answered the first connection)
+  130  interrupted (Ctrl-C)
 `;
 
 const watchArgsSchema = z.object({

@@ -10,6 +10,12 @@ import { gatewayPort, startService, type ServiceProcess } from '../helpers/proce
 import { createTestDatabase, createTestRedis, serviceEnv, testConfig, type TestDatabase, type TestRedis } from '../helpers/services.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+/** A date `days` ahead as the page shows it: "1 May", with the year "1 May 2027". */
+const day = (days: number, withYear = false) =>
+  new Date(`${inDays(days)}T00:00:00Z`).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', ...(withYear ? { year: 'numeric' } : {}), timeZone: 'UTC' });
+/** A date range as the page's header shows it: the year on both ends only when they differ. */
+const range = (from: number, to: number) => `${day(from, inDays(from).slice(0, 4) !== inDays(to).slice(0, 4))} – ${day(to, true)}`;
 
 /**
  * The JavaScript client of the original document ("WebSocket Real-Time Updates", JavaScript
@@ -164,6 +170,25 @@ describe('in headless Chromium', () => {
     await page.close();
   });
 
+  it("the original document's JavaScript client ends at once on a job that has already finished", async () => {
+    const done = await database.db.selectFrom('scraping_jobs').select(['id', 'items_scraped']).where('status', '=', 'completed').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    const page = await newPage();
+    const started = Date.now();
+    await page.setContent(SEED_PAGE(done.id, port));
+    await page.waitForFunction(
+      () => (window as unknown as { events: { args: unknown[] }[] }).events.some((e) => e.args[0] === 'WebSocket closed'),
+      undefined,
+      { timeout: 5_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const events = await page.evaluate(() => (window as unknown as { events: { kind: string; args: unknown[] }[] }).events);
+    const logs = events.filter((e) => e.kind === 'log').map((e) => e.args.join(' '));
+    expect(logs.filter((l) => l.startsWith('['))).toEqual([`[job_progress] Connected to job ${done.id}`, expect.stringMatching(/^\[job_completed\] Job completed: /)]);
+    expect(logs.slice(-2)).toEqual(['Job finished successfully!', 'WebSocket closed']);
+    expect(events.filter((e) => e.kind === 'results').at(-1)!.args).toEqual([done.items_scraped]);
+    await page.close();
+  });
+
   it('the dashboard at / enqueues a search through its form and shows it reaching 100 %', async () => {
     const page = await newPage();
     await page.goto(`http://127.0.0.1:${port}/`);
@@ -171,8 +196,8 @@ describe('in headless Chromium', () => {
 
     await page.getByLabel('From').fill('MUC, VIE');
     await page.getByLabel('To').fill('BCN');
-    await page.getByLabel('Departure').fill('2027-05-01');
-    await page.getByLabel('Return').fill('2027-05-09');
+    await page.getByLabel('Departure').fill(inDays(60));
+    await page.getByLabel('Return').fill(inDays(68));
     await page.getByLabel('Kiwi.com').uncheck();
     await page.getByRole('button', { name: 'Start search' }).click();
 
@@ -184,11 +209,20 @@ describe('in headless Chromium', () => {
     expect(await page.locator('#job-progress').getAttribute('aria-labelledby')).toBe('progress-label');
     expect(await page.locator('#progress-label').getAttribute('aria-live')).toBe('polite');
 
-    // 2 routes × 1 date range × 3 sources, each reported done, and a log from started to completed.
+    // The header says what is searched, in the form's words.
+    expect(await page.locator('#job-search').textContent()).toBe(`MUC, VIE → BCN · ${range(60, 68)} · Ryanair, Wizz Air, Skyscanner`);
+    // 2 routes × 1 date range × 3 sources: one row per source (named as in the form), each done.
     const rows = page.locator('#tasks tr');
-    expect(await rows.count()).toBe(6);
-    expect(await page.locator('#tasks .pill').allTextContents()).toEqual(Array(6).fill('done'));
+    expect(await rows.count()).toBe(3);
+    expect((await page.locator('#tasks td:first-child').allTextContents()).sort()).toEqual(['Ryanair', 'Skyscanner', 'Wizz Air']);
+    expect(await page.locator('#tasks td:nth-child(2)').allTextContents()).toEqual(Array(3).fill('2 of 2'));
+    expect(await page.locator('#tasks .pill').allTextContents()).toEqual(Array(3).fill('done'));
     expect(await page.locator('#tasks-done').textContent()).toBe('6 of 6');
+    // The event log sits behind a "details" toggle, each entry a plain sentence first.
+    expect(await page.locator('#log-details').getAttribute('open')).toBeNull();
+    expect(await page.locator('#log .sentence').first().textContent()).toMatch(/^(Connected: the job is (pending|running)(, \d+ % done)?\.|The search started\.)$/);
+    expect(await page.locator('#log .sentence').last().textContent()).toMatch(/^Finished: \d+ flights found\.$/);
+    expect((await page.locator('#log .sentence').allTextContents()).join('\n')).not.toContain('sim-');
     const results = Number(await page.locator('#results-count').textContent());
     expect(results).toBeGreaterThan(0);
     // A snapshot of the still pending job may come first (the page connects right after the 202).
@@ -210,14 +244,14 @@ describe('in headless Chromium', () => {
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.getByLabel('From').fill('MUNICH');
     await page.getByLabel('To').fill('BCN');
-    await page.getByLabel('Departure').fill('2027-05-09');
-    await page.getByLabel('Return').fill('2027-05-01');
+    await page.getByLabel('Departure').fill(inDays(68));
+    await page.getByLabel('Return').fill(inDays(60));
     for (const source of ['Ryanair', 'Wizz Air', 'Skyscanner', 'Kiwi.com']) await page.getByLabel(source).uncheck();
     await page.getByRole('button', { name: 'Start search' }).click();
 
     await expect.poll(() => page.locator('#origins-error').textContent()).toContain('3-letter IATA airport code');
     expect(await page.locator('#dates-error').textContent()).toContain('return date must not be before the departure date');
-    expect(await page.locator('#scrapers-error').textContent()).toContain('name at least one scraper');
+    expect(await page.locator('#scrapers-error').textContent()).toBe('name at least one fare source');
     expect(await page.getByLabel('From').getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('#job').isHidden()).toBe(true);
     await page.screenshot({ path: `${ARTIFACTS}dashboard-errors.png`, fullPage: true });
@@ -229,8 +263,11 @@ describe('in headless Chromium', () => {
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.getByLabel('Job id').fill('2000000000');
     await page.getByRole('button', { name: 'Watch' }).click();
-    await expect.poll(() => page.locator('#job-status').textContent()).toBe('failed');
-    expect(await page.locator('#log .message').allTextContents()).toEqual(['Job 2000000000 not found']);
+    await expect.poll(() => page.locator('#job-title').textContent()).toBe('No job 2000000000');
+    expect(await page.locator('#job-message').textContent()).toBe('There is no job 2000000000. Check the number, or start a new search.');
+    for (const hidden of ['#job-status', '#job-progress', '#tasks', '#log-details']) expect(await page.locator(hidden).isVisible(), hidden).toBe(false);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-unknown-job.png`, fullPage: true });
 
     // The job of the previous test, finished by now: the page replays its history.
     const latest = await database.db.selectFrom('scraping_jobs').select('id').where('status', '=', 'completed').orderBy('id', 'desc').executeTakeFirstOrThrow();
@@ -241,6 +278,13 @@ describe('in headless Chromium', () => {
     expect(types[0]).toBe('job_started');
     expect(types.at(-1)).toBe('job_completed');
     await page.close();
+  });
+
+  it('serves a favicon at /favicon.ico', async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/favicon.ico`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await response.text()).toMatch(/^<svg /);
   });
 
   it('serves the client SDK to the page bundled and compressed', async () => {

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { RedisKeys } from '../../shared/redis/keys.js';
 import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
 import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
@@ -8,7 +9,9 @@ import { httpJson } from '../helpers/ws-client.js';
 /** n distinct made-up airport codes starting with a letter. */
 const airports = (letter: string, n: number) => Array.from({ length: n }, (_, i) => `${letter}${String.fromCharCode(65 + i)}X`);
 
-const valid = { origins: ['MUC'], destinations: ['BCN', 'lis'], date_ranges: [['2027-03-01', '2027-03-08']] };
+/** A date `days` from today (UTC), as YYYY-MM-DD. */
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+const valid = { origins: ['MUC'], destinations: ['BCN', 'lis'], date_ranges: [[inDays(60), inDays(67)]] };
 
 describe('gateway HTTP API', () => {
   let database: TestDatabase;
@@ -55,13 +58,12 @@ describe('gateway HTTP API', () => {
     ['missing field', JSON.stringify({ origins: ['MUC'], date_ranges: valid.date_ranges }), 'destinations'],
     ['wrong type', JSON.stringify({ ...valid, origins: 'MUC' }), 'origins'],
     ['bad IATA code', JSON.stringify({ ...valid, origins: ['MU1'] }), 'IATA'],
-    ['reversed dates', JSON.stringify({ ...valid, date_ranges: [['2027-03-08', '2027-03-01']] }), 'before the departure'],
+    ['reversed dates', JSON.stringify({ ...valid, date_ranges: [[inDays(67), inDays(60)]] }), 'before the departure'],
     ['impossible date', JSON.stringify({ ...valid, date_ranges: [['2027-02-30', '2027-03-01']] }), 'YYYY-MM-DD'],
-    ['too many routes', JSON.stringify({ ...valid, origins: airports('A', 10), destinations: airports('B', 10), date_ranges: [['2027-03-01', '2027-03-08'], ['2027-04-01', '2027-04-08']] }), 'too many routes'],
+    ['too many routes', JSON.stringify({ ...valid, origins: airports('A', 10), destinations: airports('B', 10), date_ranges: [[inDays(60), inDays(67)], [inDays(90), inDays(97)]] }), 'too many searches'],
     ['unknown scraper', JSON.stringify({ ...valid, scrapers: ['sim-nope'] }), 'sim-ryanair'],
     ['unknown field', JSON.stringify({ ...valid, priority: 1 }), 'priority'],
     ['non-JSON', '{"origins": [', 'not valid JSON'],
-    ['oversized', JSON.stringify({ ...valid, padding: 'x'.repeat(5000) }), 'larger than 4096 bytes'],
   ];
 
   it.each(badBodies)('refuses a body with %s: 400 naming the problem, nothing written', async (_name, body, problem) => {
@@ -73,10 +75,86 @@ describe('gateway HTTP API', () => {
     expect(await counts()).toEqual(before);
   });
 
-  it('refuses a body that is not declared as JSON', async () => {
-    const res = await post(JSON.stringify(valid), 'text/plain');
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  it('refuses a body that is not declared as exactly application/json: 415', async () => {
+    for (const type of ['text/plain', 'application/json-patch+json', 'application/jsonx', '']) {
+      const res = await post(JSON.stringify(valid), type);
+      expect(res.status, type).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    }
+    expect((await post(JSON.stringify(valid), 'application/json; charset=utf-8')).status).toBe(202);
+    expect((await post(JSON.stringify(valid), 'Application/JSON')).status).toBe(202);
+  });
+
+  it('refuses a body over MAX_BODY_BYTES with 413 BODY_TOO_LARGE, nothing written', async () => {
+    const before = await counts();
+    const res = await post(JSON.stringify({ ...valid, padding: 'x'.repeat(5000) }));
+    expect(res).toMatchObject({ status: 413, body: { error: { code: 'BODY_TOO_LARGE', message: 'request body is larger than 4096 bytes' } } });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('answers a known path asked with the wrong method 405 with Allow, an unknown one 404', async () => {
+    for (const [method, path, allow] of [
+      ['GET', '/api/jobs', 'POST'],
+      ['DELETE', '/api/jobs', 'POST'],
+      ['POST', '/health', 'GET'],
+      ['PUT', '/ws/scraping/1/status', 'GET'],
+      ['POST', '/', 'GET'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { method });
+      expect([method, path, res.status, res.headers.get('allow')]).toEqual([method, path, 405, allow]);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
+    }
+    expect((await httpJson(`${base}/api/nope`)).body.error.code).toBe('NOT_FOUND');
+    const plain = await httpJson(`${base}/ws/scraping/1`);
+    expect(plain).toMatchObject({ status: 426, body: { error: { code: 'UPGRADE_REQUIRED' } } });
+  });
+
+  it('names a bad job id BAD_JOB_ID on the status endpoint and the WebSocket upgrade alike', async () => {
+    const refusedUpgrade = (path: string) =>
+      new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+        const ws = new WebSocket(`${base.replace('http', 'ws')}${path}`);
+        ws.once('unexpected-response', (_req, res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) }));
+        });
+        ws.once('open', () => reject(new Error('upgrade accepted')));
+        ws.once('error', () => undefined);
+      });
+    const status = await httpJson(`${base}/ws/scraping/12abc/status`);
+    expect(status).toMatchObject({ status: 400, body: { error: { code: 'BAD_JOB_ID', message: 'job id must be a positive integer, got "12abc"' } } });
+    expect(await refusedUpgrade('/ws/scraping/12abc')).toEqual(status);
+    expect(await refusedUpgrade('/ws/scraping/1?last_seq=x')).toMatchObject({ status: 400, body: { error: { code: 'BAD_RESUME_POINT' } } });
+  });
+
+  /** The field errors of a body, or the status when it was accepted. */
+  const fieldsOf = async (body: unknown) => {
+    const res = await post(JSON.stringify(body));
+    return res.status === 400 ? res.body.error.fields : res.status;
+  };
+
+  it('refuses a departure in the past or beyond 730 days ahead, field by field', async () => {
+    expect(await fieldsOf({ ...valid, date_ranges: [['2024-01-10', '2024-01-17']] })).toEqual({
+      'date_ranges.0': [expect.stringMatching(/^departure date 2024-01-10 is in the past \(today is \d{4}-\d\d-\d\d\)$/)],
+    });
+    expect(await fieldsOf({ ...valid, date_ranges: [['1970-01-01', '9999-12-31']] })).toEqual({
+      'date_ranges.0': [expect.stringContaining('is in the past'), expect.stringContaining('return date 9999-12-31 is more than 730 days ahead')],
+    });
+    expect(await fieldsOf({ ...valid, date_ranges: [[inDays(800), inDays(807)]] })).toEqual({
+      'date_ranges.0': [expect.stringContaining(`departure date ${inDays(800)} is more than 730 days ahead`)],
+    });
+    expect(await fieldsOf({ ...valid, date_ranges: [[inDays(0), inDays(0)], [inDays(720), inDays(725)]] })).toBe(202);
+  });
+
+  it('takes airport codes of ASCII letters only: no Unicode case folding', async () => {
+    expect(await fieldsOf({ ...valid, origins: ['ıst'] })).toEqual({ 'origins.0': ['must be a 3-letter IATA airport code, e.g. "MUC"'] });
+    expect(await fieldsOf({ ...valid, origins: ['Ｍuc'] })).toEqual({ 'origins.0': ['must be a 3-letter IATA airport code, e.g. "MUC"'] });
+    expect(await fieldsOf({ ...valid, origins: [' ist '] })).toBe(202);
+  });
+
+  it('names a missing field "required" and counts the scrapers in the task limit', async () => {
+    expect(await fieldsOf({ origins: ['MUC'] })).toEqual({ destinations: ['required'], date_ranges: ['required'] });
+    const tooMany = { ...valid, origins: airports('A', 10), destinations: airports('B', 10), date_ranges: [[inDays(60), inDays(67)], [inDays(90), inDays(97)]] };
+    expect(await fieldsOf(tooMany)).toEqual({ origins: ['too many searches: 100 routes × 2 date ranges × 4 scrapers is 800 tasks, at most 400'] });
   });
 
   it('reports a job through the polling fallback; 404 when unknown, 400 for a non-integer id', async () => {

@@ -132,10 +132,20 @@ describe('scout-watch (CLI) against a real gateway', () => {
     expect(cli.stdout).toBe('');
   });
 
+  it('against a closed port: exits 4 within 5 s with the advice, and no reconnect chatter', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const cli = runCli(['1'], { SCOUT_URL: `http://127.0.0.1:${port}` });
+    expect(await cli.done).toBe(4);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(cli.stderr).toBe(`no gateway at http://127.0.0.1:${port} — is it running? use --url or SCOUT_URL\n`);
+    expect(cli.stdout).toBe('');
+  });
+
   it('--help prints the usage and exits 0', async () => {
     const cli = runCli(['--help']);
     expect(await cli.done).toBe(0);
-    expect(cli.stdout).toContain('Exit status: 0 job completed');
+    for (const code of ['0 ', '1 ', '2 ', '3 ', '4 ', '130 ']) expect(cli.stdout).toMatch(new RegExp(`^  ${code}  *\\S`, 'm'));
   });
 });
 

@@ -302,11 +302,22 @@ describe('JobStream (against a scripted WebSocket server)', () => {
     expect(seen.errors.map((e) => [e.code, e.message])).toEqual([['REFUSED', 'could not open a WebSocket: SecurityError: insecure WebSocket from a secure page']]);
   });
 
-  it('closes itself once the job has ended, and ends at once on a snapshot of a finished job', async () => {
-    const { stream } = track(watch(gateway));
-    (await gateway.connection(0)).send(snapshot(12, {}, { status: 'completed', progress: 100 }));
-    expect(await stream.finished()).toMatchObject({ seq: 12, status: 'completed' });
+  it('ends a finished job on the terminal event that follows its snapshot, at the same seq, and closes itself', async () => {
+    const { stream, seen } = track(watch(gateway));
+    const completed = event(12, { event_type: 'job_completed', status: 'completed', progress: 100 });
+    (await gateway.connection(0)).send(snapshot(12, {}, { status: 'completed', progress: 100 }), completed);
+    expect(await stream.finished()).toEqual(completed);
+    expect(seen.events.map((e) => e.seq)).toEqual([12]);
+    expect(stream.duplicatesDropped).toBe(0);
     expect(stream.status).toBe('closed');
+  });
+
+  it('ends on the snapshot of a finished job when the connection closes before its terminal event', async () => {
+    const { stream } = track(watch(gateway));
+    const connection = await gateway.connection(0);
+    connection.send(snapshot(12, {}, { status: 'failed', progress: 40 }));
+    connection.socket.close(1000);
+    expect(await stream.finished()).toMatchObject({ seq: 12, status: 'failed', metadata: { snapshot: true } });
   });
 });
 
@@ -340,6 +351,36 @@ describe('reconnect backoff', () => {
     stream.on('error', (e) => errors.push(e.code));
     expect(await stream.start().finished()).toBeNull();
     expect(waits).toEqual([7, 15, 31, 49, 49, 49]);
+    expect(errors).toEqual(['GAVE_UP']);
+  });
+
+  it('with firstConnectRetries, a first connection that never opens gives up early with UNREACHABLE', async () => {
+    const gateway = await FakeGateway.start();
+    const url = gateway.url;
+    await gateway.close();
+    const stream = new JobStream({ baseUrl: url, jobId: JOB, WebSocket, backoff: { baseMs: 8, maxMs: 50 }, maxRetries: 6, firstConnectRetries: 2, keepaliveMs: 0 });
+    const waits: number[] = [];
+    const errors: string[] = [];
+    stream.on('status', (status, detail) => status === 'reconnecting' && waits.push(detail.delayMs!));
+    stream.on('error', (e) => errors.push(e.code));
+    expect(await stream.start().finished()).toBeNull();
+    expect(waits).toHaveLength(2);
+    expect(errors).toEqual(['UNREACHABLE']);
+  });
+
+  it('with firstConnectRetries, a connection that was up before keeps the patient reconnects', async () => {
+    const gateway = await FakeGateway.start();
+    const stream = new JobStream({ baseUrl: gateway.url, jobId: JOB, WebSocket, backoff: { baseMs: 8, maxMs: 20 }, maxRetries: 5, firstConnectRetries: 1, keepaliveMs: 0 });
+    const errors: string[] = [];
+    let reconnects = 0;
+    stream.on('status', (status) => status === 'reconnecting' && reconnects++);
+    stream.on('error', (e) => errors.push(e.code));
+    stream.start();
+    (await gateway.connection(0)).send(snapshot(3));
+    await expect.poll(() => stream.lastSeq).toBe(3);
+    await gateway.close(); // the gateway goes away for good
+    expect(await stream.finished()).toBeNull();
+    expect(reconnects).toBe(5);
     expect(errors).toEqual(['GAVE_UP']);
   });
 });
