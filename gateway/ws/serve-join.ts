@@ -40,6 +40,9 @@ export async function serveJoin(sources: Sources, jobId: number, resume: ResumeP
   const again = await sources.eventLog.read(jobId, resume?.lastSeq);
   if (again.state) return withEnd(sources, serveFromStream(jobId, again.state, again.history, resume), again.state);
   // Redis holds no stream: either no event yet (a pending job) or the stream is gone.
+  if (resume !== null && resume.lastSeq > row.last_seq) {
+    return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${row.last_seq})`);
+  }
   const resync = resume !== null && !(row.last_seq === 0 && resume.lastSeq === 0);
   const { redis, queue } = sources;
   const queued = redis && queue ? await queuedInfo({ redis, queue }, row) : null;
