@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/private-redis.js';
+import { freePort } from '../helpers/ports.js';
 import { ServiceProcess, type LogLine } from '../helpers/processes.js';
 import { InspectorProfiler } from './lib/inspector-profiler.js';
 import { sumCpuSeconds, sumRssKb } from './lib/proc.js';

@@ -24,24 +24,41 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /**
+   * Starts redis-server on this object's port (again). redis-server cannot report a port it chose,
+   * so the port is fixed; should another process have taken it meanwhile, this fails at once
+   * (redis-server exits, or the server answering is not ours) instead of testing a stranger.
+   */
   async restart(): Promise<void> {
     if (this.child) throw new Error('already running');
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+    this.child = child;
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 1, commandTimeout: 500 });
     probe.on('error', () => undefined);
     const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await probe.connect().catch(() => undefined);
-        if ((await probe.ping()) === 'PONG') break;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not start`);
-        await new Promise((r) => setTimeout(r, 50));
+    try {
+      for (;;) {
+        if (exited) throw new Error(`redis-server exited at start: port ${this.port} is probably taken`);
+        try {
+          await probe.connect().catch(() => undefined);
+          if ((await probe.ping()) === 'PONG') break;
+        } catch {
+          if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not start`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
       }
+      const info = await probe.info('server');
+      if (!info.includes(`process_id:${child.pid}\r\n`)) throw new Error(`the Redis on port ${this.port} is not the one started here`);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    } finally {
+      probe.disconnect();
     }
-    probe.disconnect();
   }
 
   /** Stops the server (SIGKILL: no goodbye to its clients); its data is gone. */
@@ -49,6 +66,7 @@ export class PrivateRedis {
     const child = this.child;
     if (!child) return;
     this.child = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;

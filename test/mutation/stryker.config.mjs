@@ -15,6 +15,7 @@ const config = {
     'gateway/ws/job-socket.ts',
     'gateway/ws/event-subscriber.ts',
     'gateway/ws/scraping-socket.ts',
+    'gateway/ws/drain.ts',
     'shared/redis/job-event-log.ts',
   ],
   ignorePatterns: ['dist', 'test/artifacts', 'test/bench/results', 'reports', '.stryker-tmp'],

@@ -14,6 +14,7 @@ export default defineConfig({
       'test/unit/event-subscriber.test.ts',
       'test/unit/event-payload.test.ts',
       'test/unit/scraping-socket.test.ts',
+      'test/unit/drain.test.ts',
       'test/integration/job-event-log.test.ts',
     ],
     globalSetup: ['test/global-setup.ts'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { epochOfPayload, jobIdOfPayload, seqOfPayload } from '../../shared/redis/job-event-log.js';
+import { emittedAtOfPayload, epochOfPayload, jobIdOfPayload, seqOfPayload } from '../../shared/redis/job-event-log.js';
 
 /** The gateway's hot-path readers of a serialized event: job id, seq and epoch read from the bytes. */
 
@@ -70,5 +70,20 @@ describe('event payload readers', () => {
     expect(epochOfPayload('{"job_id":1,"seq":1,"metadata":{"epoch":"123')).toBeNull();
     expect(epochOfPayload(Buffer.from('{"job_id":1,"seq":1,"metadata":{"epoch":"123'))).toBeNull();
     expect(epochOfPayload('{"metadata":{"epoch":""}')).toBe('');
+  });
+});
+
+describe('emittedAtOfPayload', () => {
+  it('reads the last timestamp of an event, from a string or its bytes', () => {
+    const p = '{"job_id":1,"seq":2,"message":"\\"timestamp\\":\\"nope\\"","metadata":{},"timestamp":"2026-01-01T00:00:01.500Z"}';
+    expect(emittedAtOfPayload(p)).toBe(Date.parse('2026-01-01T00:00:01.500Z'));
+    expect(emittedAtOfPayload(Buffer.from(p))).toBe(Date.parse('2026-01-01T00:00:01.500Z'));
+  });
+
+  it('answers NaN without a timestamp, with an unterminated one, or one at the very start', () => {
+    expect(emittedAtOfPayload('{"job_id":1}')).toBeNaN();
+    expect(emittedAtOfPayload('{"timestamp":"2026-01-01T00:00:00.000Z')).toBeNaN();
+    expect(emittedAtOfPayload(Buffer.from('{"timestamp":"2026'))).toBeNaN();
+    expect(emittedAtOfPayload('"timestamp":"2026-01-01T00:00:00.000Z"')).toBe(Date.parse('2026-01-01T00:00:00.000Z'));
   });
 });

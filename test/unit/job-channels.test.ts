@@ -463,15 +463,23 @@ describe('JobChannels: leaving', () => {
     expect(keep.seqs).toEqual([0, 1]);
   });
 
-  it('closeAll closes every client of every job', async () => {
+  it('lists every local client of every job, joining or live', async () => {
     const w = new FanOutWorld();
     const a = w.socket(JOB, 'a');
     const b = w.socket(8, 'b');
     await join(w, a, snapshot(w));
     await w.channels.attach(8, b, snapshot(w, 8), { shareable: true });
-    w.channels.closeAll(CLOSE_CODES.GOING_AWAY, 'shutting down');
-    expect([a.close_?.code, b.close_?.code]).toEqual([1001, 1001]);
-    expect(w.channels.activeJobs).toBe(0);
+    const gate = deferred<void>();
+    const c = w.socket(JOB, 'c, joining');
+    const joining = join(w, c, async () => {
+      await gate.promise;
+      return snapshot(w)();
+    });
+    expect(w.channels.sockets()).toEqual([a, c, b]);
+    gate.resolve();
+    await joining;
+    a.close(1000, 'bye');
+    expect(w.channels.sockets()).toEqual([c, b]);
   });
 });
 

@@ -19,6 +19,36 @@ function table(name: string): string[][] {
 
 const unquote = (cell: string) => cell.replace(/^`(.*)`$/, '$1');
 
+/** Valid values of the usual shapes, to find what a variable drives. */
+const SAMPLES = ['1', '8080', 'sim-kiwi', 'https://example.com', 'x'];
+
+/** The paths of the settings a variable changes when set to the first sample it accepts. */
+function drivenSettings(variable: string, defaults: unknown): string[][] {
+  for (const sample of SAMPLES) {
+    let config: unknown;
+    try {
+      config = loadConfig({ [variable]: sample });
+    } catch {
+      continue;
+    }
+    const paths = differences(defaults, config, []);
+    if (paths.length > 0) return paths;
+  }
+  return [];
+}
+
+function differences(a: unknown, b: unknown, path: string[]): string[][] {
+  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (isObject(a) || isObject(b)) {
+    const keys = new Set([...Object.keys(isObject(a) ? a : {}), ...Object.keys(isObject(b) ? b : {})]);
+    return [...keys].flatMap((k) => differences(isObject(a) ? a[k] : undefined, isObject(b) ? b[k] : undefined, [...path, k]));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+}
+
+const valueAt = (config: unknown, path: string[]) => path.reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], config);
+const isEmpty = (x: unknown) => x === undefined || x === null || x === '' || (Array.isArray(x) && x.length === 0);
+
 describe('README', () => {
   it('documents every configuration variable, and only those', () => {
     const documented = table('config-table').map(([name]) => unquote(name!));
@@ -30,9 +60,14 @@ describe('README', () => {
     for (const [name, value] of table('config-table')) {
       const variable = unquote(name!);
       if (value === '(empty)') {
-        // Not '': an empty value counts as unset and would equal any default. ',' is a list given
-        // explicitly with nothing in it; a variable documented "(empty)" must default to exactly that.
-        expect(loadConfig({ [variable]: ',' }), `${variable} is documented with an empty default`).toEqual(defaults);
+        // Not loadConfig({ [variable]: '' }): an empty value counts as unset and would equal any
+        // default. Instead: set the variable, see which settings it drives, and require each of
+        // them to be empty by default.
+        const driven = drivenSettings(variable, defaults);
+        expect(driven.length, `${variable}: no sample value changes the configuration`).toBeGreaterThan(0);
+        for (const path of driven) {
+          expect(isEmpty(valueAt(defaults, path)), `${variable} is documented "(empty)" but ${path.join('.')} defaults to ${JSON.stringify(valueAt(defaults, path))}`).toBe(true);
+        }
         continue;
       }
       if (/^`<.*>`$/.test(value!)) continue; // computed per process, e.g. <hostname>-<pid>

@@ -26,7 +26,9 @@ function endpoint(over: { allowedOrigins?: string[]; draining?: boolean } = {}) 
   const attaches: { jobId: number; socket: JobSocket; shareable: boolean; serve: () => Promise<unknown> }[] = [];
   const detaches: { jobId: number; socket: JobSocket }[] = [];
   const reads: (number | undefined)[] = [];
+  const upgrades: string[] = [];
   const ctx = {
+    metrics: { upgrade: (outcome: string) => upgrades.push(outcome) },
     config: { gateway: { allowedOrigins: over.allowedOrigins ?? [], maxBackpressureBytes: 1000, idleTimeoutSeconds: 33 } },
     log: pino({ level: 'silent' }),
     channels: {
@@ -45,7 +47,7 @@ function endpoint(over: { allowedOrigins?: string[]; draining?: boolean } = {}) 
     state: { connections: 0, connectionsOpened: 0, slowConsumersClosed: 0, draining: over.draining ?? false, startedAt: 0 },
   } as unknown as GatewayContext;
   registerScrapingSocket(app, ctx);
-  return { behavior, path, ctx, attaches, detaches, reads };
+  return { behavior, path, ctx, attaches, detaches, reads, upgrades };
 }
 
 function upgradeRequest(behavior: Behavior, param: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) {
@@ -105,8 +107,9 @@ describe('WS /ws/scraping/:job_id', () => {
   });
 
   it('upgrades a plain job id without a resume point, passing the handshake headers on', () => {
-    const { behavior } = endpoint();
+    const { behavior, upgrades } = endpoint();
     const res = upgradeRequest(behavior, '42', {}, { 'sec-websocket-key': 'k', 'sec-websocket-protocol': 'p', 'sec-websocket-extensions': 'e' });
+    expect(upgrades).toEqual(['accepted']);
     expect(res.upgraded).toMatchObject({ key: 'k', protocol: 'p', extensions: 'e', context: 'ctx' });
     const socket = res.upgraded!.data.socket;
     expect([socket.jobId, socket.resume, socket.connNo]).toEqual([42, null, 1]);
@@ -120,35 +123,38 @@ describe('WS /ws/scraping/:job_id', () => {
   });
 
   it.each([
-    ['a job id that is not a positive integer', '0', {}, 'job_id: must be a positive integer'],
-    ['a job id with a query', 'abc', { last_seq: '1' }, 'job_id'],
-    ['a last_seq that is not a whole number', '5', { last_seq: '-1' }, 'last_seq: must be a whole number'],
-    ['a last_seq of 16 digits', '5', { last_seq: '1234567890123456' }, 'last_seq'],
-    ['a malformed epoch', '5', { last_seq: '1', epoch: 'abc' }, 'epoch: must be the epoch a previous event carried'],
-    ['an epoch with a tail', '5', { last_seq: '1', epoch: '123abc' }, 'epoch'],
-    ['an epoch with a head', '5', { last_seq: '1', epoch: 'abc123' }, 'epoch'],
-    ['an epoch of 25 digits', '5', { last_seq: '1', epoch: '1'.repeat(25) }, 'epoch'],
-    ['several problems at once', 'x', { last_seq: 'y' }, 'job_id: must be a positive integer; last_seq: must be a whole number'],
-  ])('refuses %s with 400', (_what, param, query, problem) => {
-    const { behavior } = endpoint();
+    ['a job id that is not a positive integer', '0', {}, 'BAD_JOB_ID', 'job id must be a positive integer, got "0"'],
+    ['a job id with a query', 'abc', { last_seq: '1' }, 'BAD_JOB_ID', 'job id must be a positive integer, got "abc"'],
+    ['a bad job id and a bad last_seq', 'x', { last_seq: 'y' }, 'BAD_JOB_ID', 'job id must be a positive integer, got "x"'],
+    ['a last_seq that is not a whole number', '5', { last_seq: '-1' }, 'BAD_RESUME_POINT', 'last_seq: must be a whole number'],
+    ['a last_seq of 16 digits', '5', { last_seq: '1234567890123456' }, 'BAD_RESUME_POINT', 'last_seq: must be a whole number'],
+    ['a malformed epoch', '5', { last_seq: '1', epoch: 'abc' }, 'BAD_RESUME_POINT', 'epoch: must be the epoch a previous event carried'],
+    ['an epoch with a tail', '5', { last_seq: '1', epoch: '123abc' }, 'BAD_RESUME_POINT', 'epoch: must be the epoch a previous event carried'],
+    ['an epoch with a head', '5', { last_seq: '1', epoch: 'abc123' }, 'BAD_RESUME_POINT', 'epoch: must be the epoch a previous event carried'],
+    ['an epoch of 25 digits', '5', { last_seq: '1', epoch: '1'.repeat(25) }, 'BAD_RESUME_POINT', 'epoch: must be the epoch a previous event carried'],
+    ['a bad last_seq and a bad epoch', '5', { last_seq: 'x', epoch: 'y' }, 'BAD_RESUME_POINT', 'last_seq: must be a whole number; epoch: must be the epoch a previous event carried'],
+  ])('refuses %s with 400', (_what, param, query, code, message) => {
+    const { behavior, upgrades } = endpoint();
     const res = upgradeRequest(behavior, param, query);
     expect(res.upgraded).toBeNull();
     expect(res.status).toBe('400 Bad Request');
-    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'BAD_REQUEST' } });
-    expect(JSON.parse(res.body).error.message).toContain(problem);
+    expect(JSON.parse(res.body)).toEqual({ error: { code, message } });
+    expect(upgrades).toEqual(['bad_request']);
   });
 
   it('refuses every upgrade with 503 while draining', () => {
-    const { behavior } = endpoint({ draining: true });
+    const { behavior, upgrades } = endpoint({ draining: true });
     const res = upgradeRequest(behavior, '5');
+    expect(upgrades).toEqual(['draining']);
     expect(res.upgraded).toBeNull();
     expect(res.status).toBe('503 Service Unavailable');
     expect(JSON.parse(res.body)).toEqual({ error: { code: 'DRAINING', message: 'gateway is shutting down; connect again' } });
   });
 
   it('refuses a browser origin outside ALLOWED_ORIGINS with 403, and accepts listed origins and clients without one', () => {
-    const { behavior } = endpoint({ allowedOrigins: ['https://ok.example'] });
+    const { behavior, upgrades } = endpoint({ allowedOrigins: ['https://ok.example'] });
     const refused = upgradeRequest(behavior, '5', {}, { origin: 'https://evil.example' });
+    expect(upgrades).toEqual(['forbidden']);
     expect(refused.status).toBe('403 Forbidden');
     expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'ORIGIN_NOT_ALLOWED', message: 'origin https://evil.example is not allowed' } });
     expect(upgradeRequest(behavior, '5', {}, { origin: 'https://ok.example' }).upgraded).not.toBeNull();

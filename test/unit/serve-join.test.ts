@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { notFoundEvent, serveJoin, snapshotOfRow, snapshotOfState, type JoinSources } from '../../gateway/ws/serve-join.js';
+import { endEventOfRow, endEventOfState, notFoundEvent, serveJoin, snapshotOfRow, snapshotOfState, type JoinSources } from '../../gateway/ws/serve-join.js';
 import type { Database } from '../../shared/db/database.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { scrapingEventSchema } from '../../shared/events.js';
@@ -191,5 +191,108 @@ describe('snapshots', () => {
 
   it('of an unknown job are a failed event at seq 0', () => {
     expect(scrapingEventSchema.parse(notFoundEvent(9))).toMatchObject({ job_id: 9, seq: 0, status: 'failed', progress: null, metadata: { error: 'not_found' } });
+  });
+});
+
+describe('serveJoin: a job that has ended', () => {
+  const ended = state({ seq: 12, status: 'completed', progress: 100, results_count: 40, event_type: 'job_completed', completed_at: '2026-01-01T00:05:00.000Z' });
+  const terminal = '{"job_id":5,"seq":12,"event_type":"job_completed","status":"completed","progress":100,"results_count":40,"message":"done","metadata":{"epoch":"E1"},"timestamp":"t"}';
+
+  it('follows the snapshot with the stored terminal event at the same seq', async () => {
+    const s = sources([{ state: ended, history: null }, { state: ended, history: [terminal] }], undefined);
+    const served = await serveJoin(s, 5, null);
+    expect(served).toMatchObject({ servedSeq: 12 });
+    const frames = 'frames' in served ? served.frames : [];
+    expect(frames).toHaveLength(2);
+    expect(parse(frames[0]!)).toMatchObject({ seq: 12, metadata: { snapshot: true } });
+    expect(frames[1]).toBe(terminal);
+    expect(s.readCalls).toEqual([undefined, 11]);
+  });
+
+  it('rebuilds the terminal event from the live state when history lost it', async () => {
+    const otherTerminal = '{"job_id":5,"seq":11,"event_type":"job_completed","status":"completed"}';
+    for (const tail of [{ state: ended, history: [otherTerminal] }, { state: ended, history: 'gap' as const }, { state: ended, history: ['{"job_id":5,"seq":11,"event_type":"job_progress"}'] }, { state: ended, history: ['{"job_id":5,"seq":12,"event_type":"job_progress"}'] }]) {
+      const served = await serveJoin(sources([{ state: ended, history: null }, tail], undefined), 5, null);
+      const frames = 'frames' in served ? served.frames : [];
+      expect(parse(frames[1]!)).toEqual(endEventOfState(ended));
+    }
+  });
+
+  it('adds nothing to a history replay (its terminal event is in it) or to a running job', async () => {
+    const replay = await serveJoin(sources([{ state: ended, history: [terminal] }], undefined), 5, { lastSeq: 11, epoch: 'E1' });
+    expect(replay).toEqual({ frames: [terminal], servedSeq: 12 });
+    const running = await serveJoin(sources([{ state: state(), history: null }], undefined), 5, null);
+    expect('frames' in running ? running.frames : []).toHaveLength(1);
+    const refused = await serveJoin(sources([{ state: ended, history: [] }], undefined), 5, { lastSeq: 13, epoch: 'E1' });
+    expect(refused).toMatchObject({ close: { code: CLOSE_CODES.BAD_REQUEST } });
+  });
+
+  it('follows a row snapshot of an ended job with its terminal event rebuilt from the row', async () => {
+    for (const status of ['completed', 'failed', 'cancelled'] as const) {
+      const r = row({ status, error_message: status === 'failed' ? 'boom' : null });
+      const served = await serveJoin(sources([NO_STREAM], r), 5, null);
+      const frames = 'frames' in served ? served.frames : [];
+      expect(frames, status).toHaveLength(2);
+      expect(parse(frames[1]!)).toEqual(JSON.parse(JSON.stringify(endEventOfRow(r))));
+    }
+    const running = await serveJoin(sources([NO_STREAM], row({ status: 'running' })), 5, null);
+    expect('frames' in running ? running.frames : []).toHaveLength(1);
+  });
+
+  it('rebuilds terminal events that say how the job ended', () => {
+    expect(endEventOfState(ended)).toEqual({
+      job_id: 5,
+      seq: 12,
+      event_type: 'job_completed',
+      status: 'completed',
+      progress: 100,
+      results_count: 40,
+      message: 'Job completed: 40 flights found',
+      metadata: { epoch: 'E1', rebuilt: true },
+      timestamp: '2026-01-01T00:05:00.000Z',
+    });
+    const failed = endEventOfState(state({ status: 'failed', progress: undefined, completed_at: undefined }));
+    expect(failed).toMatchObject({ event_type: 'job_failed', progress: null, message: 'Job failed', timestamp: '2026-01-01T00:01:00.000Z' });
+    expect(endEventOfState(state({ status: 'completed', progress: undefined }))).toMatchObject({ progress: 100 });
+
+    expect(endEventOfRow(row())).toMatchObject({ event_type: 'job_completed', seq: 20, progress: 100, results_count: 33, message: 'Job completed: 33 flights found', metadata: { epoch: null, rebuilt: true }, timestamp: '2026-01-01T00:05:00.000Z' });
+    expect(endEventOfRow(row()).metadata.error).toBeUndefined();
+    expect(endEventOfRow(row({ status: 'failed', error_message: 'boom' }))).toMatchObject({ event_type: 'job_failed', message: 'Job failed: boom', metadata: { error: 'boom' } });
+    expect(endEventOfRow(row({ status: 'cancelled', completed_at: null })).message).toBe('Job failed: cancelled');
+    expect(Date.parse(endEventOfRow(row({ completed_at: null })).timestamp)).toBeGreaterThan(Date.parse('2026-01-02'));
+  });
+
+  it('shows what a row snapshot searches', () => {
+    expect(snapshotOfRow(row()).metadata.params).toEqual(row().params);
+  });
+});
+
+describe('serveJoin: a pending job, with the queue at hand', () => {
+  const pending = row({ status: 'pending', last_seq: 0, progress: 0, items_scraped: 0, started_at: null, completed_at: null });
+  // A queue whose wait list is at place 2 of 3 (newest first in Redis: LPOS from the tail).
+  const queueSources = (rank: number | null) => ({
+    redis: { lpos: async () => rank, llen: async () => 3 },
+    queue: { keys: { wait: 'bull:scrape:wait' } },
+  });
+
+  it('says in the snapshot that the job is queued, since when and where', async () => {
+    const s = { ...sources([NO_STREAM], pending), ...queueSources(1) } as unknown as JoinSources;
+    const served = await serveJoin(s, 5, null);
+    const snapshot = parse(('frames' in served ? served.frames : [])[0]!);
+    expect(snapshot.metadata).toMatchObject({ queued: true, queued_since: '2026-01-01T00:00:00.000Z', queue_position: 2, queue_length: 3 });
+  });
+
+  it('says nothing about a queue it was not given', async () => {
+    const served = await serveJoin(sources([NO_STREAM], pending), 5, null);
+    expect(parse(('frames' in served ? served.frames : [])[0]!).metadata.queued).toBeUndefined();
+    const onlyRedis = { ...sources([NO_STREAM], pending), redis: queueSources(1).redis } as unknown as JoinSources;
+    const again = await serveJoin(onlyRedis, 5, null);
+    expect(parse(('frames' in again ? again.frames : [])[0]!).metadata.queued).toBeUndefined();
+  });
+
+  it('says nothing about a queue for a job a worker has started', async () => {
+    const s = { ...sources([NO_STREAM], row({ status: 'running' })), ...queueSources(1) } as unknown as JoinSources;
+    const served = await serveJoin(s, 5, null);
+    expect(parse(('frames' in served ? served.frames : [])[0]!).metadata.queued).toBeUndefined();
   });
 });
