@@ -69,6 +69,8 @@ export class JobSubscription extends TypedEmitter<JobSubscriptionEvents> {
   duplicates = 0;
   /** Its EventSource, in SSE mode. */
   source: EventSourceLike | null = null;
+  /** The snapshot of an ended job, until the terminal event that follows it arrives. */
+  private endedSnapshot: ScrapingEvent | null = null;
 
   constructor(
     readonly jobId: number,
@@ -116,7 +118,20 @@ export class JobSubscription extends TypedEmitter<JobSubscriptionEvents> {
         if (resync || epoch !== null) this.epoch = epoch;
       }
       this.emit('snapshot', event, { resync });
-      if (ENDED_STATUSES.has(event.status)) this.finish(event);
+      if (ENDED_STATUSES.has(event.status)) {
+        // The gateway sends the job's terminal event right after the snapshot of an ended job:
+        // end on it, unless this subscription's filter keeps it out.
+        const terminal = event.status === 'completed' ? 'job_completed' : 'job_failed';
+        const types = this.options.eventTypes;
+        if (event.status !== 'cancelled' && (!types?.length || types.includes(terminal))) this.endedSnapshot = event;
+        else this.finish(event);
+      }
+      return true;
+    }
+    if (this.endedSnapshot && event.seq === this.endedSnapshot.seq && TERMINAL_EVENT_TYPES.has(event.event_type)) {
+      this.endedSnapshot = null;
+      this.emit('event', event);
+      this.finish(event);
       return true;
     }
     if (event.seq === 0) {

@@ -5,6 +5,7 @@ import { SUBPROTOCOL_MSGPACK } from '../../shared/protocol-v2.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { oneToN, params } from '../helpers/jobs.js';
 import { MuxTestClient } from '../helpers/mux-client.js';
+import { MuxWatcher } from '../helpers/mux-watchers.js';
 
 const draft = (i: number, type: EventType = 'job_progress'): EventDraft => ({
   event_type: type,
@@ -113,5 +114,20 @@ describe('WS /ws: many jobs on one connection', () => {
     expect(packed.frameKinds.text).toBe(0);
     expect(deflated.frameKinds.binary).toBe(0);
     for (const c of [packed, deflated, legacy]) c.close();
+  });
+  it('a ScoutClient watching jobs that already ended gets each terminal event after the snapshot and ends, filters or not', async () => {
+    const [done, failed] = [await newJob(), await newJob()];
+    const log = f.eventLog();
+    for (const job of [done, failed]) for (let i = 1; i <= 3; i++) await log.append(job, draft(i));
+    await log.append(done, draft(4, 'job_completed'));
+    await log.append(failed, { ...draft(4), event_type: 'job_failed', status: 'failed' });
+    const watcher = new MuxWatcher(`http://${f.host}`);
+    watcher.watch(done);
+    watcher.watch(failed, { eventTypes: ['scraper_completed'] });
+    await expect.poll(() => watcher.ended.size, { timeout: 10_000 }).toBe(2);
+    expect(watcher.types.get(done)).toEqual(['job_completed']);
+    expect(watcher.seqs.get(done)).toEqual([4]);
+    expect(watcher.seqs.get(failed)).toEqual([]); // its filter keeps job_failed out: it ends on the snapshot
+    watcher.client.close();
   });
 });
