@@ -81,10 +81,13 @@ function isTerminalOfSeq(payload: string, seq: number): boolean {
 
 function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['history'], resume: ResumePoint | null): InitialServe {
   if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq, snapshot: true };
-  if (resume.lastSeq > state.seq) {
+  // Another epoch first: a client of a stream that restarted (Redis lost it) may hold a seq above
+  // the new stream's, and must get a resync snapshot, not a refusal.
+  const otherEpoch = resume.epoch !== null && resume.epoch !== state.epoch;
+  if (!otherEpoch && resume.lastSeq > state.seq) {
     return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${state.seq})`);
   }
-  if ((resume.epoch !== null && resume.epoch !== state.epoch) || history === 'gap' || history === null) {
+  if (otherEpoch || history === 'gap' || history === null) {
     return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq, snapshot: true };
   }
   return { frames: history, servedSeq: state.seq };

@@ -130,4 +130,30 @@ describe('WS /ws: many jobs on one connection', () => {
     expect(watcher.seqs.get(failed)).toEqual([]); // its filter keeps job_failed out: it ends on the snapshot
     watcher.client.close();
   });
+  it('a job whose stream restarts gets a per-job resync on /ws; the connection and its other job carry on', async () => {
+    const [restarted, steady] = [await newJob(), await newJob()];
+    const log = f.eventLog();
+    for (let i = 1; i <= 5; i++) await log.append(restarted, draft(i));
+    await log.append(steady, draft(1));
+    const client = new MuxTestClient(`ws://${f.host}/ws`);
+    await client.opened;
+    client.subscribe(restarted);
+    client.subscribe(steady);
+    await client.waitFor(() => client.controls.filter((c) => c.type === 'subscribed').length === 2 && client.events.length === 2, 'both snapshots');
+    await log.append(restarted, draft(6));
+    await client.waitFor(() => client.eventsOf(restarted).some((e) => e.seq === 6), 'a live event');
+    // Redis loses the job's stream: the next event starts a new epoch at seq 1, below what was forwarded.
+    await f.redis.redis.del(f.keys.jobState(restarted), f.keys.jobHistory(restarted));
+    await log.append(restarted, draft(7));
+    await client.waitFor(() => client.controlsOf(restarted).some((c) => c.type === 'resync'), 'the resync message');
+    expect(client.controlsOf(restarted).at(-1)).toMatchObject({ type: 'resync', job_id: restarted, code: 4000 });
+    await log.append(steady, draft(2));
+    await client.waitFor(() => client.eventsOf(steady).some((e) => e.seq === 2), 'the other job live');
+    // Subscribing again from the last seq held gets a snapshot marked resync (the epoch changed).
+    const held = client.eventsOf(restarted).at(-1)!;
+    client.subscribe(restarted, { last_seq: held.seq, epoch: held.metadata.epoch as string });
+    await client.waitFor(() => client.eventsOf(restarted).some((e) => e.metadata.resync === true), 'the resync snapshot');
+    expect(client.eventsOf(restarted).at(-1)).toMatchObject({ seq: 1, metadata: { resync: true, snapshot: true } });
+    client.close();
+  });
 });
