@@ -15,6 +15,7 @@ import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
 import { closeGradually } from './ws/drain.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
+import { idleMuxConnections } from './ws/mux-socket.js';
 
 const config = loadConfigOrExit('gateway');
 const log = createServiceLogger('gateway', config, { gatewayId: config.gateway.id });
@@ -96,7 +97,7 @@ function shutdown(signal: string): Promise<void> {
     const deadline = Date.now() + config.gateway.drainTimeoutSeconds * 1000;
     // Spread over the drain window less a second for the last ones to leave.
     const spreadMs = Math.max(0, config.gateway.drainTimeoutSeconds * 1000 - 1000);
-    await closeGradually(channels.sockets(), spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
+    await closeGradually([...channels.sockets(), ...idleMuxConnections()], spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
     await Promise.allSettled([queue.close(), db.destroy()]);
     redis.disconnect();

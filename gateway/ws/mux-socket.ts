@@ -9,6 +9,14 @@ import { MuxConnection, MuxSubscription, type MuxSettings, type MuxSocketData } 
 import { serveJoin } from './serve-join.js';
 import { compressionOf } from './socket-options.js';
 
+/** Open WS /ws connections of this process: the drain closes those holding no job too. */
+const openConnections = new Set<MuxConnection>();
+
+/** Connections of WS /ws without any subscription (the fan-out knows only those with one). */
+export function idleMuxConnections(): MuxConnection[] {
+  return [...openConnections].filter((c) => c.subscriptions.size === 0 && !c.closed);
+}
+
 /** The subprotocol answered for an offer: MessagePack when offered, else JSON (named if offered). */
 export function chooseSubprotocol(offered: string): { format: 'json' | 'msgpack'; protocol: string } {
   const names = offered.split(',').map((name) => name.trim());
@@ -95,6 +103,7 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
       state.connectionsOpened += 1;
       const { connection } = ws.getUserData();
       connection.ws = ws;
+      openConnections.add(connection);
       log.debug({ conn: connection.connNo, format: connection.format }, 'multiplexed client connected');
     },
 
@@ -132,6 +141,7 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
       state.connections -= 1;
       const { connection } = ws.getUserData();
       const jobs = connection.subscriptions.size;
+      openConnections.delete(connection);
       connection.markClosed();
       log.debug({ conn: connection.connNo, jobs, code }, 'multiplexed client disconnected');
     },

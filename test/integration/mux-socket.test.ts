@@ -157,3 +157,23 @@ describe('WS /ws: many jobs on one connection', () => {
     client.close();
   });
 });
+
+describe('WS /ws: a draining gateway', () => {
+  it('closes every /ws connection with 1001, those holding jobs and those holding none', async () => {
+    const f = await startGatewayFixture({ DRAIN_TIMEOUT_SECONDS: '2' });
+    try {
+      const job = (await insertPendingJob(f.database.db, params())).id;
+      const busy = new MuxTestClient(`ws://${f.host}/ws`);
+      const idle = new MuxTestClient(`ws://${f.host}/ws`);
+      await Promise.all([busy.opened, idle.opened]);
+      busy.subscribe(job);
+      await busy.waitFor(() => busy.events.length === 1, 'the snapshot');
+      const stopped = f.gateway.stop();
+      expect((await busy.closed).code).toBe(1001);
+      expect((await idle.closed).code).toBe(1001);
+      await stopped;
+    } finally {
+      await f.close();
+    }
+  });
+});
