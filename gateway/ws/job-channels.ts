@@ -59,6 +59,8 @@ function takeAbove(joiner: Joiner, seq: number): Buffer[] {
 interface Joiner {
   socket: ChannelSocket;
   group: DeliveryGroup;
+  /** The epoch of the stream it was served from (null: unknown, e.g. served from Postgres). */
+  epoch: string | null;
   /** Live events buffered while the joiner's snapshot/history is being read. */
   buffer: Buffer[];
   /** Seq the joiner has been served up to; null while its read is in flight. */
@@ -163,7 +165,7 @@ export class JobChannels {
   async attach(jobId: number, socket: ChannelSocket, serve: () => Promise<InitialServe>, options: { shareable: boolean }): Promise<boolean> {
     const channel = this.acquire(jobId, socket);
     const group = channel.members.get(socket)!;
-    const joiner: Joiner = { socket, group, buffer: [], servedSeq: null };
+    const joiner: Joiner = { socket, group, epoch: null, buffer: [], servedSeq: null };
     channel.joiners.add(joiner);
     try {
       await channel.subscribed;
@@ -187,6 +189,8 @@ export class JobChannels {
       // A long history (a resume from far back) goes out at the client's pace, while live events
       // keep collecting in the joiner's buffer; it catches up in rounds until the backlog is short.
       let served = initial.servedSeq;
+      const lastServed = initial.frames.at(-1);
+      joiner.epoch = lastServed === undefined ? null : epochOfPayload(lastServed);
       let frames = group.initialFrames(initial.frames, initial.snapshot === true);
       const opening = socket.opening?.(served);
       if (opening) frames.unshift(...opening);
@@ -347,6 +351,11 @@ export class JobChannels {
         this.goLive(channel, joiner);
       } else if (seq === joiner.servedSeq) {
         this.goLive(channel, joiner);
+      } else if (joiner.epoch !== null && epochOfPayload(payload) !== joiner.epoch) {
+        // Below what it was served, from another stream: Redis lost the job's stream after the
+        // joiner's read, and what it holds no longer continues into what comes.
+        channel.joiners.delete(joiner);
+        joiner.socket.close(CLOSE_CODES.RESYNC, "the job's event stream restarted");
       }
     }
   }

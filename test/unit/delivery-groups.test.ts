@@ -124,3 +124,29 @@ describe('JobChannels: delivery groups', () => {
     expect(a.seqs).toEqual([0, 1]);
   });
 });
+
+describe('JobChannels: a stream that restarts before anything was forwarded', () => {
+  it('tells a joiner served from the old stream to resync instead of holding back the new one', async () => {
+    const w = new FanOutWorld();
+    for (let i = 0; i < 5; i++) w.eventLog.append(JOB); // seq 1..5 of epoch E1, never published live
+    const socket = w.socket(JOB, 'joiner');
+    const served = await w.channels.attach(JOB, socket, async () => ({ frames: [w.eventLog.streams.get(JOB)!.history.at(-1)!.toString()], servedSeq: 5 }), { shareable: false });
+    expect(served).toBe(true);
+    w.emit(JOB, 'E2'); // seq 1 of a new stream
+    expect(socket.close_?.code).toBe(4000);
+    expect(w.channels.activeJobs).toBe(0);
+  });
+
+  it('lets a joiner wait for the seq it was served when an older event of its own stream arrives late', async () => {
+    const w = new FanOutWorld();
+    for (let i = 0; i < 4; i++) w.eventLog.append(JOB);
+    const late = w.eventLog.append(JOB); // seq 5, read by the joiner before its message arrives
+    const socket = w.socket(JOB, 'joiner');
+    await w.channels.attach(JOB, socket, async () => ({ frames: [late.toString()], servedSeq: 5 }), { shareable: false });
+    w.subscriber.message(w.eventLog.streams.get(JOB)!.history[3]!); // seq 4, same stream
+    w.subscriber.message(late);
+    w.emit(JOB);
+    expect(socket.close_).toBeNull();
+    expect(socket.seqs).toEqual([5, 6]);
+  });
+});
