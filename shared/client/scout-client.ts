@@ -10,6 +10,8 @@ export type MuxWebSocketConstructor = new (url: string, protocols?: string | str
 
 /** The part of EventSource the fallback uses (the browser's, or a polyfill). */
 export interface EventSourceLike {
+  /** 2 (CLOSED) once the browser gave up: the gateway refused the stream (404, 400, 403). */
+  readonly readyState?: number;
   onopen: ((event: never) => void) | null;
   onerror: ((event: never) => void) | null;
   addEventListener(type: string, listener: (event: { data?: unknown }) => void): void;
@@ -383,6 +385,12 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
       if (parsed?.success) subscription.accept(parsed.data);
     };
     for (const type of EVENT_TYPES) source.addEventListener(type, onEvent);
+    source.onerror = () => {
+      // EventSource retries by itself after a dropped response; it stops only on a refusal.
+      if (source.readyState !== 2 || subscription.ended) return;
+      this.subscriptions.delete(subscription.jobId);
+      subscription.fail('REFUSED', `the gateway refused the event stream of job ${subscription.jobId}`);
+    };
   }
 
   private startKeepalive(socket: WebSocketLike): void {

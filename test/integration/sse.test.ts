@@ -164,9 +164,11 @@ describe('GET /sse/scraping/{id}', () => {
         constructor() { super('ws://127.0.0.1:1/'); }
       }
       window.got = { ${a}: [], ${b}: [] };
+      window.refused = [];
       const client = new ScoutClient({ baseUrl: location.origin, WebSocket: Blocked, backoff: { baseMs: 20, maxMs: 50 } });
       window.client = client;
       for (const id of [${a}, ${b}]) client.subscribe(id, { resumeFrom: { lastSeq: 0, epoch: null } }).on('event', (e) => window.got[id].push(e.seq));
+      client.subscribe(999999).on('error', (e) => window.refused.push(e.code));
     })()`);
     await expect.poll(() => page.evaluate(() => (window as unknown as { client: { usingSse: boolean } }).client.usingSse), { timeout: 10_000 }).toBe(true);
     for (let i = 6; i <= 10; i++) await log.append(a, draft(i));
@@ -175,6 +177,7 @@ describe('GET /sse/scraping/{id}', () => {
     await expect.poll(async () => (await got())[a]?.length, { timeout: 10_000 }).toBe(10);
     await expect.poll(async () => (await got())[b]?.length, { timeout: 10_000 }).toBe(3);
     expect(await got()).toEqual({ [a]: oneToN(10), [b]: oneToN(3) });
+    expect(await page.evaluate(() => (window as unknown as { refused: string[] }).refused)).toEqual(['REFUSED']); // the unknown job's 404
   });
   it('cuts an SSE reader that falls WS_MAX_BACKPRESSURE_BYTES behind, like a socket, and it resumes from its last id without loss', async () => {
     const slow = await startGatewayFixture({ WS_MAX_BACKPRESSURE_BYTES: String(256 * 1024) });
