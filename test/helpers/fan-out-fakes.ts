@@ -27,8 +27,10 @@ export function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** Lets every pending promise callback run. */
-export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Lets every pending promise callback run, including reads (each takes one turn of the event loop). */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
 
 export class FakeSubscriber implements EventSubscriber {
   connected = true;
@@ -106,6 +108,9 @@ export class FakeEventLog {
 
   async read(jobId: number, afterSeq?: number): Promise<JobRead> {
     this.reads.push({ jobId, afterSeq });
+    // A read takes a turn of the event loop, as a Redis round trip does: a fan-out that re-reads
+    // forever then shows as a failing test, not as a test run that never ends.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const gate = this.nextRead;
     this.nextRead = null;
     if (gate) await gate;

@@ -592,7 +592,9 @@ describe('JobChannels: gap recovery', () => {
   it('resyncs (4000) when the history read fails', async () => {
     const w = new FanOutWorld();
     const [a] = await liveAt(w, 1, 1);
-    w.eventLog.nextRead = Promise.reject(new Error('redis down'));
+    const failing = Promise.reject(new Error('redis down'));
+    failing.catch(() => undefined); // awaited by the read a turn later
+    w.eventLog.nextRead = failing;
     w.eventLog.append(JOB);
     w.emit(JOB);
     await settle();
