@@ -1,5 +1,5 @@
 import { unpack } from 'msgpackr';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deliverySpec, eventTypeOfPayload, groupKeyOf, PLAIN_JSON, type DeliverySpec, type Frame } from '../../gateway/ws/delivery-spec.js';
 import type { InitialServe } from '../../gateway/ws/job-channels.js';
 import { FanOutWorld, settle, type FakeSocket } from '../helpers/fan-out-fakes.js';
@@ -70,23 +70,32 @@ describe('JobChannels: delivery groups', () => {
     expect(w.published.map((p) => p.topic)).toEqual(['job:7', 'job:7', 'job:7']); // only the plain group has a topic member
   });
 
+  // The clock of the throttle is faked: a loaded machine must not decide what arrives when.
+  const fakeClock = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('throttles progress per group: the first at once, the latest of a burst after the interval, a held one before any other event', async () => {
     const w = new FanOutWorld();
     const throttled = new DirectSocket(deliverySpec('json', null, 40));
     const plain = w.socket(JOB, 'plain');
     await joined(w, throttled);
     await joined(w, plain);
+    fakeClock();
     for (let seq = 1; seq <= 5; seq++) w.subscriber.message(event(seq));
     expect(throttled.seqs).toEqual([0, 1]);
-    await new Promise((r) => setTimeout(r, 80));
+    vi.advanceTimersByTime(39);
+    expect(throttled.seqs).toEqual([0, 1]);
+    vi.advanceTimersByTime(1);
     expect(throttled.seqs).toEqual([0, 1, 5]);
-    w.subscriber.message(event(6));
-    w.subscriber.message(event(7));
-    w.subscriber.message(event(8, 'job_completed'));
-    // 6 came an interval after 5: at once; 7 is held, then released ahead of the terminal event.
+    vi.advanceTimersByTime(40);
+    w.subscriber.message(event(6)); // an interval after 5: at once
+    w.subscriber.message(event(7)); // held …
+    w.subscriber.message(event(8, 'job_completed')); // … and released ahead of the terminal event
     expect(throttled.seqs).toEqual([0, 1, 5, 6, 7, 8]);
     expect(plain.seqs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    await new Promise((r) => setTimeout(r, 60));
+    vi.advanceTimersByTime(100);
     expect(throttled.seqs).toEqual([0, 1, 5, 6, 7, 8]);
   });
 
@@ -94,12 +103,12 @@ describe('JobChannels: delivery groups', () => {
     const w = new FanOutWorld();
     const first = new DirectSocket(deliverySpec('json', null, 30));
     await joined(w, first);
+    fakeClock();
     w.subscriber.message(event(1));
     w.subscriber.message(event(2)); // held
     const late = new DirectSocket(deliverySpec('json', null, 30));
     await joined(w, late, 2);
-    await settle();
-    await new Promise((r) => setTimeout(r, 60));
+    vi.advanceTimersByTime(30);
     expect(first.seqs).toEqual([0, 1, 2]);
     expect(late.seqs).toEqual([2]);
   });
@@ -116,11 +125,12 @@ describe('JobChannels: delivery groups', () => {
     const w = new FanOutWorld();
     const a = new DirectSocket(deliverySpec('json', null, 30));
     await joined(w, a);
+    fakeClock();
     w.subscriber.message(event(1));
     w.subscriber.message(event(2)); // held
     w.channels.detach(JOB, a as unknown as FakeSocket);
     expect(w.channels.activeJobs).toBe(0);
-    await new Promise((r) => setTimeout(r, 50));
+    vi.advanceTimersByTime(100);
     expect(a.seqs).toEqual([0, 1]);
   });
 });
