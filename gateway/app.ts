@@ -1,5 +1,6 @@
 import type { GatewayContext } from './context.js';
 import { registerClientScriptRoute } from './http/client-script.routes.js';
+import { registerFlightRoutes } from './http/flights.routes.js';
 import { registerHealthRoutes } from './http/health.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
 import { registerFallbackRoute } from './http/fallback.routes.js';
@@ -17,6 +18,7 @@ export function createApp(ctx: GatewayContext): TemplatedApp {
   registerMuxSocket(app, ctx);
   registerSseRoute(app, ctx);
   registerJobRoutes(app, ctx);
+  registerFlightRoutes(app, ctx);
   registerHealthRoutes(app, ctx);
   registerMetricsRoute(app, ctx);
   registerStaticRoutes(app);

@@ -3,22 +3,33 @@ import { createDatabase } from '../shared/db/database.js';
 import { migrateToLatest } from '../shared/db/migrate.js';
 import { CLOSE_CODES } from '../shared/protocol.js';
 import { createScrapeQueue } from '../shared/queue.js';
-import { createRedis, whenReady } from '../shared/redis/connection.js';
+import { Cluster } from 'ioredis';
+import { connectRedis, createCluster, publishModeOf, whenClientReady } from '../shared/redis/cluster-connection.js';
+import { createRedis } from '../shared/redis/connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { createServiceLogger, loadConfigOrExit, waitForDependenciesOrExit } from '../shared/startup.js';
 import { createApp } from './app.js';
+import { AuthHook } from './auth/auth-hook.js';
+import { ClientIp } from './auth/client-ip.js';
+import { Limits } from './limits/limits.js';
 import type { GatewayContext } from './context.js';
 import { describeDescriptorLimit } from './descriptor-limit.js';
 import { GatewayMetrics } from './metrics.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
+import { clusterEventSubscriber } from './ws/cluster-event-subscriber.js';
 import { closeGradually } from './ws/drain.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
 import { idleMuxConnections } from './ws/mux-socket.js';
+import { MissingJobs } from './ws/missing-jobs.js';
 
 const config = loadConfigOrExit('gateway');
 const log = createServiceLogger('gateway', config, { gatewayId: config.gateway.id });
+
+if (!config.auth.enabled) {
+  log.warn('AUTH_ENABLED=false: anyone who reaches this gateway can enqueue jobs and watch every job; use it only on a trusted network');
+}
 
 const uws = detectUwsRuntime();
 if (uws.native) {
@@ -36,14 +47,19 @@ await withRetry('postgres migrations', () => migrateToLatest(db));
 
 const keys = new RedisKeys(config.keyPrefix);
 // Joins read state and history in bursts (a reconnect storm): one write for all reads of a tick.
-const redis = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:commands`, { enableAutoPipelining: true });
-const subscriberConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:subscriber`);
-const subscriber = redisEventSubscriber(subscriberConnection);
-const queueConnection = createRedis(config.redisUrl, log, `gateway:${config.gateway.id}:queue`);
+const redis = connectRedis(config, log, `gateway:${config.gateway.id}:commands`, { enableAutoPipelining: true });
+// On a cluster, events come over sharded pub/sub: a subscriber connection per shard of a served job.
+const subscriberName = `gateway:${config.gateway.id}:subscriber`;
+const subscriberConnection = config.redisCluster
+  ? createCluster(config.redisCluster.nodes, log, subscriberName, { shardedSubscribers: true })
+  : createRedis(config.redisUrl, log, subscriberName);
+const subscriber =
+  subscriberConnection instanceof Cluster ? clusterEventSubscriber(subscriberConnection) : redisEventSubscriber(subscriberConnection);
+const queueConnection = connectRedis(config, log, `gateway:${config.gateway.id}:queue`);
 const queue = createScrapeQueue(config, queueConnection);
 // Without a listener BullMQ prints each connection error with its stack; its connection logs them once.
 queue.on('error', (error) => log.debug({ err: error.message }, 'queue error'));
-const eventLog = new JobEventLog(redis, keys, config.history);
+const eventLog = new JobEventLog(redis, keys, config.history, publishModeOf(config));
 
 let app: TemplatedApp | undefined;
 const compress = config.gateway.compression !== 'off';
@@ -65,12 +81,16 @@ const ctx: GatewayContext = {
   channels,
   uws,
   metrics,
+  auth: new AuthHook(config, db),
+  limits: new Limits(redis, keys, config.limits, log),
+  clientIp: new ClientIp(config.auth.trustedProxies),
+  missingJobs: new MissingJobs(),
   state,
 };
 app = createApp(ctx);
 // A SUBSCRIBE queued before the connection's ready check would turn it into a subscriber too
 // early; start fan-out only on ready connections (they reconnect by themselves afterwards).
-await Promise.all([whenReady(redis), whenReady(subscriberConnection)]);
+await Promise.all([whenClientReady(redis), whenClientReady(subscriberConnection)]);
 channels.start();
 
 const listenSocket = await listen(app, config.gateway.host, config.gateway.port, config.gateway.listenExclusivePort);
@@ -99,6 +119,7 @@ function shutdown(signal: string): Promise<void> {
     const spreadMs = Math.max(0, config.gateway.drainTimeoutSeconds * 1000 - 1000);
     await closeGradually([...channels.sockets(), ...idleMuxConnections()], spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
     while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
+    await ctx.limits.releaseAll();
     await Promise.allSettled([queue.close(), db.destroy()]);
     redis.disconnect();
     subscriberConnection.disconnect();

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ScrapingJob } from '../shared/db/scraping-jobs.table.js';
 import { queuePlace, type ScrapeJobData } from '../shared/queue.js';
 
@@ -14,7 +14,7 @@ export interface QueuedInfo {
 }
 
 export interface QueueSources {
-  redis: Redis;
+  redis: Redis | Cluster;
   queue: Queue<ScrapeJobData>;
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { jobIdSchema, JOB_STATUSES, MAX_JOB_ID } from './events.js';
-import { SCRAPER_NAMES } from './scraper-names.js';
+import { SCRAPER_NAMES, SIM_SCRAPER_NAMES } from './scraper-names.js';
 
 const JOB_ID_PATH = /^\d{1,10}$/;
 
@@ -85,9 +85,29 @@ const dateRange = z
   .refine(([depart, back]) => back >= depart, 'return date must not be before the departure date')
   .superRefine(checkDateWindow);
 
+// --- Who travels and the currency of the prices (optional; a family of four, in EUR, by default).
+export const PARTY_DEFAULTS = { adults: 2, children: 2, currency: 'EUR' } as const;
+const partyFields = {
+  adults: z.number().int('must be a whole number').min(1, 'at least one adult travels').max(9, 'at most 9 adults').optional(),
+  children: z.number().int('must be a whole number').min(0, 'must not be negative').max(8, 'at most 8 children').optional(),
+  currency: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .regex(/^[A-Z]{3}$/, 'must be a 3-letter ISO 4217 currency code, e.g. "EUR"')
+    .optional(),
+};
+const storedPartyFields = {
+  adults: z.number().int().min(1).default(PARTY_DEFAULTS.adults),
+  children: z.number().int().min(0).default(PARTY_DEFAULTS.children),
+  currency: z.string().length(3).default(PARTY_DEFAULTS.currency),
+};
+// --- end of party fields
+
 /** POST /api/jobs body. */
 export const createJobRequestSchema = z
   .strictObject({
+    ...partyFields,
     origins: uniqueList(iataCode, JOB_LIMITS.maxAirportsPerSide, 'origin'),
     destinations: uniqueList(iataCode, JOB_LIMITS.maxAirportsPerSide, 'destination'),
     date_ranges: z
@@ -98,7 +118,8 @@ export const createJobRequestSchema = z
   })
   .superRefine((body, ctx) => {
     const routes = body.origins.length * body.destinations.length;
-    const scrapers = body.scrapers?.length ?? SCRAPER_NAMES.length;
+    // Without scrapers the job gets the SCRAPERS setting, by default the four simulated sources.
+    const scrapers = body.scrapers?.length ?? SIM_SCRAPER_NAMES.length;
     const tasks = routes * body.date_ranges.length * scrapers;
     if (tasks > JOB_LIMITS.maxTasks) {
       ctx.addIssue({
@@ -115,22 +136,45 @@ export const createJobRequestSchema = z
   });
 export type CreateJobRequest = z.infer<typeof createJobRequestSchema>;
 
-/** A job's parameters as stored with it and handed to the orchestrator (scrapers resolved). */
+/**
+ * A job's parameters as stored with it and handed to the orchestrator (scrapers resolved). Jobs
+ * stored before parties existed read as the default family in EUR.
+ */
 export const jobParamsSchema = z.object({
   origins: z.array(z.string().length(3)).min(1),
   destinations: z.array(z.string().length(3)).min(1),
   date_ranges: z.array(z.tuple([isoDate, isoDate])).min(1),
   scrapers: z.array(z.enum(SCRAPER_NAMES)).min(1),
+  ...storedPartyFields,
 });
-export type JobParams = z.infer<typeof jobParamsSchema>;
+export type JobParams = z.output<typeof jobParamsSchema>;
+/** What may be stored as a job's parameters (the party fields have defaults). */
+export type JobParamsInput = z.input<typeof jobParamsSchema>;
 
 export const createJobResponseSchema = z.object({
   job_id: jobIdSchema,
   status: z.enum(JOB_STATUSES),
   ws_url: z.string(),
   status_url: z.string(),
+  // --- Access control ---
+  /** Lets its bearer watch this job (WS and status, as ?token=…); absent while auth is off. */
+  watch_token: z.string().optional(),
+  watch_token_expires_at: z.string().optional(),
 });
 export type CreateJobResponse = z.infer<typeof createJobResponseSchema>;
+
+/** POST /api/jobs/{job_id}/watch-tokens: a fresh token for the job's owner. */
+export const watchTokenResponseSchema = z.object({
+  job_id: jobIdSchema,
+  watch_token: z.string(),
+  watch_token_expires_at: z.string(),
+  ws_url: z.string(),
+  status_url: z.string(),
+});
+export type WatchTokenResponse = z.infer<typeof watchTokenResponseSchema>;
+
+/** The Idempotency-Key header of POST /api/jobs: visible ASCII, 1-200 characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[!-~]{1,200}$/;
 
 /** GET /ws/scraping/{job_id}/status: the seed's polling fallback, plus progress and seq. */
 export const jobStatusResponseSchema = z.object({
@@ -155,6 +199,56 @@ export const jobStatusResponseSchema = z.object({
   queue_length: z.number().int().positive().nullable(),
 });
 export type JobStatusResponse = z.infer<typeof jobStatusResponseSchema>;
+
+// --- GET /api/jobs/{job_id}/flights: a job's offers, cheapest party total first, page by page.
+export const FLIGHTS_PAGE_LIMIT = { default: 50, max: 200 } as const;
+export const flightsQuerySchema = z.strictObject({
+  sort: z.enum(['price'], { error: 'the only order is "price" (party total, cheapest first)' }).default('price'),
+  limit: z.coerce
+    .number('must be a number')
+    .int('must be a whole number')
+    .min(1, 'at least 1')
+    .max(FLIGHTS_PAGE_LIMIT.max, `at most ${FLIGHTS_PAGE_LIMIT.max}`)
+    .default(FLIGHTS_PAGE_LIMIT.default),
+  /** next_cursor of the previous page, as given. */
+  cursor: z.string().max(200).optional(),
+});
+export const flightOfferSchema = z.object({
+  offer_id: z.string(),
+  route: z.string(),
+  origin: z.string(),
+  destination: z.string(),
+  airline: z.string(),
+  airline_code: z.string(),
+  flight_number: z.string().nullable(),
+  return_flight_number: z.string().nullable(),
+  departure_date: z.string(),
+  departure_time: z.string(),
+  arrival_time: z.string().nullable(),
+  return_date: z.string().nullable(),
+  return_time: z.string().nullable(),
+  return_arrival_time: z.string().nullable(),
+  source: z.string(),
+  /** What one traveller pays. */
+  price_per_person: z.number(),
+  /** What the party (adults + children) pays: the order of the list. */
+  total_price: z.number(),
+  currency: z.string(),
+  adults: z.number().int(),
+  children: z.number().int(),
+  booking_url: z.string(),
+  seen_at: z.string(),
+});
+export const flightsPageSchema = z.object({
+  job_id: jobIdSchema,
+  sort: z.literal('price'),
+  items: z.array(flightOfferSchema),
+  /** Pass as `cursor` for the next page; null on the last one. */
+  next_cursor: z.string().nullable(),
+});
+export type FlightOffer = z.infer<typeof flightOfferSchema>;
+export type FlightsPage = z.infer<typeof flightsPageSchema>;
+// --- end of flights endpoint
 
 /** Every 4xx/5xx body: a stable code, a sentence, and per-field problems where there are some. */
 export const errorResponseSchema = z.object({

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { SCRAPER_NAMES } from './scraper-names.js';
+import { SCRAPER_NAMES, SIM_SCRAPER_NAMES } from './scraper-names.js';
+import { checkSourcesEnabled, sourceEnv, toSourcesConfig } from './sources-config.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const positiveMs = int(1, 24 * 3600 * 1000);
@@ -52,14 +53,7 @@ const envSchema = z.object({
   /** Default scrapers of a job that names none. */
   SCRAPERS: commaList
     .pipe(z.array(z.enum(SCRAPER_NAMES)).min(1, 'name at least one scraper'))
-    .default([...SCRAPER_NAMES]),
-  SCRAPER_LATENCY_MS: int(0, 600_000).default(400),
-  SCRAPER_FAILURE_RATE: fraction.default(0),
-  /**
-   * Simulated scrapers that fail every search, e.g. "sim-kiwi,sim-wizzair": lets tests and demos
-   * show a failing fare source deterministically. Empty (the default) forces no failure.
-   */
-  SIM_FAILING_SCRAPERS: commaList.pipe(z.array(z.enum(SCRAPER_NAMES))).default([]),
+    .default([...SIM_SCRAPER_NAMES]),
   /** A job fails when more than this share of its tasks failed (1 = only when every task failed). */
   JOB_FAILURE_THRESHOLD: fraction.default(1),
   JOB_ATTEMPTS: int(1, 100).default(3),
@@ -68,14 +62,46 @@ const envSchema = z.object({
   JOB_LOCK_DURATION_MS: positiveMs.default(30_000),
   JOB_STALLED_INTERVAL_MS: positiveMs.default(30_000),
 
+  ...sourceEnv,
+
   /** Events kept per job for resume; older ones get a resync snapshot instead. */
   HISTORY_MAX_EVENTS: int(10, 1_000_000).default(10_000),
   /** How long a job's history and live state stay in Redis after it ends. */
   HISTORY_RETENTION_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
 
+  // Redis Cluster and the emit path.
+  /**
+   * Seeds of a Redis Cluster as host:port, comma-separated: every process then runs on the cluster
+   * (sharded pub/sub, hash-tagged queue). Unset: the single Redis at REDIS_URL.
+   */
+  REDIS_CLUSTER_NODES: commaList.pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port'))).default([]),
+  /** Send a job's emits without waiting for each other, a tick's emits in one script call. */
+  EMIT_PIPELINE: z.enum(['true', 'false']).transform((v) => v === 'true').default(true),
+
   /** Port of the worker's Prometheus endpoint (GET /metrics, on HOST); unset: none; 0: any free port. */
   METRICS_PORT: int(0, 65535).optional(),
-});
+
+  // --- Access control and abuse limits (gateway) ---
+  /** false: anyone may enqueue and watch any job (the seed's behaviour), with a warning at start. */
+  AUTH_ENABLED: z.enum(['true', 'false']).transform((v) => v === 'true').default(true),
+  /** HS256 key of watch tokens; at least 32 bytes when auth is on (checked by the gateway at start). */
+  WATCH_TOKEN_SECRET: z.string().optional(),
+  WATCH_TOKEN_TTL_SECONDS: int(10, 30 * 24 * 3600).default(3600),
+  /** When set, /ws/stats requires `Authorization: Bearer <ADMIN_TOKEN>`. */
+  ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** Addresses or CIDR blocks of proxies whose X-Forwarded-* headers are believed (the load balancer). */
+  TRUSTED_PROXIES: commaList.default([]),
+  /** The public base URL (https://scout.example) of ws_url / status_url; else from the Host header. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  RATE_LIMIT_JOBS_PER_MINUTE: int(1, 1_000_000).default(60),
+  MAX_ACTIVE_JOBS_PER_KEY: int(1, 1_000_000).default(20),
+  RATE_LIMIT_UPGRADES_PER_SECOND_PER_IP: int(1, 10_000_000).default(50),
+  MAX_CONNECTIONS_PER_IP: int(1, 10_000_000).default(1000),
+  /** Frames a client may send per second on one socket; more closes it with 1008. */
+  WS_MESSAGES_PER_SECOND: int(1, 10_000).default(20),
+  /** History bytes one client (API key owner, or IP) may have replayed per second, averaged over 10 s. */
+  REPLAY_BYTES_PER_SECOND: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+}).superRefine(checkSourcesEnabled);
 
 export type Config = ReturnType<typeof toConfig>;
 
@@ -106,9 +132,6 @@ function toConfig(env: z.infer<typeof envSchema>) {
       concurrency: env.WORKER_CONCURRENCY,
       orchestratorConcurrency: env.ORCHESTRATOR_CONCURRENCY,
       scrapers: env.SCRAPERS,
-      scraperLatencyMs: env.SCRAPER_LATENCY_MS,
-      scraperFailureRate: env.SCRAPER_FAILURE_RATE,
-      simFailingScrapers: env.SIM_FAILING_SCRAPERS,
       jobFailureThreshold: env.JOB_FAILURE_THRESHOLD,
       attempts: env.JOB_ATTEMPTS,
       backoffMs: env.JOB_BACKOFF_MS,
@@ -117,11 +140,35 @@ function toConfig(env: z.infer<typeof envSchema>) {
       metricsHost: env.HOST,
       metricsPort: env.METRICS_PORT ?? null,
     },
+    sources: toSourcesConfig(env),
     history: {
       maxEvents: env.HISTORY_MAX_EVENTS,
       retentionSeconds: env.HISTORY_RETENTION_SECONDS,
     },
+    redisCluster: env.REDIS_CLUSTER_NODES.length > 0 ? { nodes: env.REDIS_CLUSTER_NODES.map(parseHostPort) } : null,
+    emitPipeline: env.EMIT_PIPELINE,
+    auth: {
+      enabled: env.AUTH_ENABLED,
+      watchTokenSecret: env.WATCH_TOKEN_SECRET ?? null,
+      watchTokenTtlSeconds: env.WATCH_TOKEN_TTL_SECONDS,
+      adminToken: env.ADMIN_TOKEN ?? null,
+      trustedProxies: env.TRUSTED_PROXIES,
+      publicUrl: env.PUBLIC_URL ?? null,
+    },
+    limits: {
+      jobsPerMinute: env.RATE_LIMIT_JOBS_PER_MINUTE,
+      maxActiveJobsPerKey: env.MAX_ACTIVE_JOBS_PER_KEY,
+      upgradesPerSecondPerIp: env.RATE_LIMIT_UPGRADES_PER_SECOND_PER_IP,
+      maxConnectionsPerIp: env.MAX_CONNECTIONS_PER_IP,
+      messagesPerSecond: env.WS_MESSAGES_PER_SECOND,
+      replayBytesPerSecond: env.REPLAY_BYTES_PER_SECOND,
+    },
   };
+}
+
+function parseHostPort(seed: string): { host: string; port: number } {
+  const at = seed.lastIndexOf(':');
+  return { host: seed.slice(0, at), port: Number(seed.slice(at + 1)) };
 }
 
 export class ConfigError extends Error {
@@ -138,10 +185,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message} (got ${JSON.stringify(present[String(issue.path[0])])})`),
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        return `${issue.path.join('.')}: ${issue.message} (got ${shownValue(name, present[name])})`;
+      }),
     );
   }
   return toConfig(parsed.data);
+}
+
+// --- Secrets in configuration errors ---
+/** Variables whose value is never printed, not even when it is wrong. */
+const SECRET_VARIABLES = new Set(['WATCH_TOKEN_SECRET', 'ADMIN_TOKEN']);
+
+/**
+ * A bad value as a config error may show it: secrets not at all, URLs without their password
+ * (an invalid DATABASE_URL is still likely to hold the real one).
+ */
+function shownValue(name: string, value: string | undefined): string {
+  if (value === undefined) return 'nothing';
+  if (SECRET_VARIABLES.has(name)) return `a value of ${value.length} characters`;
+  return JSON.stringify(value.replace(/(\/\/[^/@:]*:)[^@/]*@/g, '$1***@'));
+}
+
+/**
+ * What only the gateway needs: with auth on, a WATCH_TOKEN_SECRET of at least 32 bytes (a
+ * shorter HS256 key can be brute-forced offline from any token). Throws ConfigError.
+ */
+export function checkGatewayConfig(config: Config): void {
+  const secret = config.auth.watchTokenSecret;
+  if (config.auth.enabled && (secret === null || Buffer.byteLength(secret, 'utf8') < 32)) {
+    throw new ConfigError([
+      `WATCH_TOKEN_SECRET: at least 32 bytes are required while AUTH_ENABLED is true (got ${secret === null ? 'nothing' : `${Buffer.byteLength(secret)} bytes`}); e.g. openssl rand -base64 48`,
+    ]);
+  }
 }
 
 /** Config documentation source: names and defaults, for README and --help. */

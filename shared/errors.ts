@@ -21,9 +21,14 @@ export class InvalidJobError extends ScoutError {
   }
 }
 
-/** Every scraper task (or more than the configured share) failed. */
+/** A job that cannot succeed (every scraper task, or more than the configured share, failed). */
 export class JobFailedError extends ScoutError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    /** Figures for job_failed's metadata. */
+    readonly details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
     super('JOB_FAILED', message, false, options);
   }
 }

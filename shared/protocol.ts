@@ -8,6 +8,8 @@ export const CLOSE_CODES = {
   NORMAL: 1000,
   /** The gateway is shutting down: reconnect (the load balancer sends you to another one). */
   GOING_AWAY: 1001,
+  /** The client broke a rule of the connection (it sent messages faster than allowed). */
+  POLICY_VIOLATION: 1008,
   /** Unexpected server error: reconnect with backoff. */
   INTERNAL_ERROR: 1011,
   /** The job's stream restarted (Redis lost it) or the gateway missed events: reconnect with last_seq, expect a resync snapshot. */

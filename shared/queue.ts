@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { jobIdSchema } from './events.js';
 import type { Config } from './config.js';
@@ -45,7 +45,7 @@ const PLACE_SCAN_LIMIT = 1000;
  * on the left of its wait list and workers take them from the right, so the scan starts at the
  * right end (RANK -1) and stops after PLACE_SCAN_LIMIT entries: cheap whatever the queue's size.
  */
-export async function queuePlace(redis: Redis, queue: Queue<ScrapeJobData>, jobId: number): Promise<QueuePlace | null> {
+export async function queuePlace(redis: Redis | Cluster, queue: Queue<ScrapeJobData>, jobId: number): Promise<QueuePlace | null> {
   const wait = queue.keys.wait!; // BullMQ names its own keys
   const [index, length] = await Promise.all([redis.lpos(wait, bullmqJobId(jobId), 'RANK', -1, 'MAXLEN', PLACE_SCAN_LIMIT), redis.llen(wait)]);
   if (index === null) return null;

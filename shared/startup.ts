@@ -1,5 +1,5 @@
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { DependencyUnavailableError, EXIT_DEPENDENCY_UNAVAILABLE, postgresDependency, redisDependency, waitForDependencies } from './dependencies.js';
+import { checkGatewayConfig, ConfigError, loadConfig, type Config } from './config.js';
+import { DependencyUnavailableError, EXIT_DEPENDENCY_UNAVAILABLE, postgresDependency, redisDependency, waitForDependencies, type Dependency } from './dependencies.js';
 import { createLogger, type Logger } from './logger.js';
 
 /**
@@ -8,7 +8,9 @@ import { createLogger, type Logger } from './logger.js';
  */
 export function loadConfigOrExit(service: string): Config {
   try {
-    return loadConfig();
+    const config = loadConfig();
+    if (service === 'gateway') checkGatewayConfig(config);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) {
       createLogger(service, 'info').fatal({ code: error.code, problems: error.problems }, error.message);
@@ -30,7 +32,7 @@ export function createServiceLogger(service: string, config: Config, bindings: R
  */
 export async function waitForDependenciesOrExit(config: Config, log: Logger): Promise<void> {
   try {
-    await waitForDependencies([redisDependency(config.redisUrl), postgresDependency(config.databaseUrl)], config.startupTimeoutSeconds, log);
+    await waitForDependencies([redisOf(config), postgresDependency(config.databaseUrl)], config.startupTimeoutSeconds, log);
   } catch (error) {
     if (error instanceof DependencyUnavailableError) {
       log.fatal({ code: error.code, missing: error.missing }, `${error.missing.join(' and ')} unavailable: ${error.message}`);
@@ -38,4 +40,26 @@ export async function waitForDependenciesOrExit(config: Config, log: Logger): Pr
     }
     throw error;
   }
+}
+
+/** The Redis a service needs: the single one, or on a cluster any one of its seeds that answers. */
+function redisOf(config: Config): Dependency {
+  if (!config.redisCluster) return redisDependency(config.redisUrl);
+  const seeds = config.redisCluster.nodes.map((node) => redisDependency(`redis://${node.host}:${node.port}`));
+  return {
+    ...seeds[0]!,
+    url: config.redisCluster.nodes.map((node) => `${node.host}:${node.port}`).join(','),
+    variable: 'REDIS_CLUSTER_NODES',
+    async probe() {
+      let lastError: unknown;
+      for (const seed of seeds) {
+        try {
+          return await seed.probe();
+        } catch (error) {
+          lastError = error;
+        }
+      }
+      throw lastError;
+    },
+  };
 }

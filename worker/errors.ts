@@ -14,7 +14,12 @@ export class ScrapeFailedError extends JobFailedError {
     message: string,
     readonly summary: ScrapeSummary,
   ) {
-    super(message);
+    super(message, {
+      successful_scrapers: summary.successfulScrapers,
+      failed_scrapers: summary.failedScrapers,
+      total_flights: summary.totalFlights,
+      tasks_total: summary.tasksTotal,
+    });
   }
 }
 

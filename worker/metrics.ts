@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { failureOf } from './scrapers/http/source-error.js';
 import type { Scraper } from './scrapers/scraper.js';
 
 /** How a job run ended on this worker (the `outcome` label of scout_worker_jobs_total). */
@@ -33,7 +34,7 @@ export class WorkerMetrics {
     });
     this.scraperCalls = new Counter({
       name: 'scout_worker_scraper_calls_total',
-      help: 'Fare-source searches, by source and outcome (ok, failed, aborted).',
+      help: 'Fare-source searches, by source and outcome (ok, aborted, or the failure: rate_limited, blocked, timeout, unavailable, bad_response).',
       labelNames: ['source', 'outcome'],
       registers,
     });
@@ -84,7 +85,7 @@ export class WorkerMetrics {
           calls.inc({ source, outcome: 'ok' });
           return offers;
         } catch (error) {
-          calls.inc({ source, outcome: request.signal.aborted ? 'aborted' : 'failed' });
+          calls.inc({ source, outcome: request.signal.aborted ? 'aborted' : failureOf(error) });
           throw error;
         } finally {
           stop();

@@ -94,17 +94,20 @@ export class ProgressTracker {
     return this.emit('scraper_started', 'running', null, `${task.scraper} searching ${task.route} (${task.dates})`, { ...task });
   }
 
-  emitScraperCompleted(task: TaskRef, result: { resultsCount: number }): Promise<EmittedEvent> {
+  emitScraperCompleted(task: TaskRef, result: { resultsCount: number; metadata?: Metadata }): Promise<EmittedEvent> {
     return this.emit('scraper_completed', 'running', null, `${task.scraper} found ${result.resultsCount} flights for ${task.route} (${task.dates})`, {
       ...task,
       results_count: result.resultsCount,
+      ...result.metadata,
     });
   }
 
-  emitScraperFailed(task: TaskRef, failure: { error: string }): Promise<EmittedEvent> {
+  /** `failure` is the machine-readable kind (rate_limited, blocked, timeout, unavailable, bad_response). */
+  emitScraperFailed(task: TaskRef, failure: { error: string; failure?: string }): Promise<EmittedEvent> {
     return this.emit('scraper_failed', 'running', null, `${task.scraper} failed for ${task.route} (${task.dates}): ${failure.error}`, {
       ...task,
       error: failure.error,
+      failure: failure.failure ?? 'unavailable',
       results_count: 0,
     });
   }

@@ -5,15 +5,17 @@ import { createDatabase } from '../shared/db/database.js';
 import { migrateToLatest } from '../shared/db/migrate.js';
 import type { Logger } from '../shared/logger.js';
 import { createScrapeQueue, type ScrapeJobData } from '../shared/queue.js';
-import { createRedis } from '../shared/redis/connection.js';
+import { connectRedis, publishModeOf } from '../shared/redis/cluster-connection.js';
 import { JobEventLog } from '../shared/redis/job-event-log.js';
 import { RedisKeys } from '../shared/redis/keys.js';
 import { RedisEventSink } from './events/redis-event-sink.js';
 import { FinalFailureHandler } from './final-failure-handler.js';
+import { flightSearchKind } from './jobs/flight-search.kind.js';
+import { jobKinds } from './jobs/job-kind.js';
 import { WorkerMetrics } from './metrics.js';
 import { FlightOrchestrator } from './orchestrator/orchestrator.js';
 import { createScrapeProcessor } from './processor.js';
-import { createScrapers } from './scrapers/index.js';
+import { createScrapers } from './scrapers/registry.js';
 
 export interface WorkerApp {
   readonly id: string;
@@ -50,14 +52,16 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
     if (applied.length) log.info({ applied }, 'migrations applied');
 
     const keys = new RedisKeys(config.keyPrefix);
-    const eventsRedis = createRedis(config.redisUrl, log, 'worker-events');
+    const eventsRedis = connectRedis(config, log, 'worker-events');
     closers.push(() => eventsRedis.quit());
     // BullMQ blocks on its connection, which must then never give up on a command.
-    const queueRedis = createRedis(config.redisUrl, log, 'worker-queue', { maxRetriesPerRequest: null });
+    const queueRedis = connectRedis(config, log, 'worker-queue', { maxRetriesPerRequest: null });
     closers.push(() => queueRedis.quit());
 
     const metrics = config.worker.metricsPort === null ? null : await startMetrics(config, log, id, closers);
-    const scrapers = createScrapers(config.worker);
+    const scrapers = createScrapers({ config: config.sources, redis: eventsRedis, keys, log });
+    // Which sources this worker can search (kiwi only with its key), for whoever reads the logs.
+    log.info({ sources: [...scrapers.keys()] }, 'fare sources enabled');
     const orchestrator = new FlightOrchestrator({
       scrapers: metrics ? new Map([...scrapers].map(([name, scraper]) => [name, metrics.measured(scraper)])) : scrapers,
       db,
@@ -65,8 +69,8 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
       failureThreshold: config.worker.jobFailureThreshold,
       log,
     });
-    const sink = new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history));
-    const processor = createScrapeProcessor({ db, sink, orchestrator, log, workerId: id });
+    const sink = new RedisEventSink(new JobEventLog(eventsRedis, keys, config.history, publishModeOf(config)), { pipeline: config.emitPipeline });
+    const processor = createScrapeProcessor({ db, sink, kinds: jobKinds(flightSearchKind(orchestrator)), log, workerId: id });
     // Closed after the worker (closers run last first): its last 'failed' events still get recorded.
     const finalFailures = new FinalFailureHandler({ db, sink, log });
     closers.push(() => finalFailures.settled());
@@ -115,7 +119,7 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
 
 /** The metrics registry and its HTTP endpoint, with a queue handle of its own for the queue gauges. */
 async function startMetrics(config: Config, log: Logger, id: string, closers: (() => Promise<unknown>)[]) {
-  const redis = createRedis(config.redisUrl, log, 'worker-metrics');
+  const redis = connectRedis(config, log, 'worker-metrics');
   closers.push(() => redis.quit());
   const queue = createScrapeQueue(config, redis);
   closers.push(() => queue.close());

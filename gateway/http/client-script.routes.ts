@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../shared/logger.js';
 import type { TemplatedApp } from '../uws.js';
 import { reply, sendBody } from './responses.js';
+import { PAGE_SECURITY_HEADERS } from './static.routes.js';
 
 /** Where the dashboard page imports the client SDK from. */
 export const CLIENT_SCRIPT_PATH = '/client/job-stream.js';
@@ -38,7 +39,7 @@ export function registerClientScriptRoute(app: TemplatedApp, log: Logger): void 
         sendBody(r, 503, 'text/plain; charset=utf-8', 'the client SDK is not available on this gateway; see its log');
         return;
       }
-      const headers: Record<string, string> = { 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding' };
+      const headers: Record<string, string> = { 'Cache-Control': 'no-cache', Vary: 'Accept-Encoding', ...PAGE_SECURITY_HEADERS };
       if (acceptsGzip) headers['Content-Encoding'] = 'gzip';
       sendBody(r, 200, 'text/javascript; charset=utf-8', acceptsGzip ? b.gzipped : b.code, { headers });
     });

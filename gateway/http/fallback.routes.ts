@@ -10,6 +10,8 @@ import { STATIC_PATHS } from './static.routes.js';
  */
 const KNOWN_PATHS: { path: RegExp; allow: string[] }[] = [
   { path: /^\/api\/jobs$/, allow: ['POST'] },
+  { path: /^\/api\/jobs\/[^/]+\/flights$/, allow: ['GET'] },
+  { path: /^\/api\/jobs\/[^/]+\/watch-tokens$/, allow: ['POST'] },
   { path: /^\/ws\/scraping\/[^/]+\/status$/, allow: ['GET'] },
   { path: /^\/ws\/scraping\/[^/]+$/, allow: ['GET'] },
   { path: /^\/ws\/stats$/, allow: ['GET'] },

@@ -1,12 +1,14 @@
 import { sql } from 'kysely';
 import type { GatewayContext } from '../context.js';
 import type { TemplatedApp } from '../uws.js';
-import { reply, sendJson, sendUnavailable } from './responses.js';
+import { adminCheck } from '../auth/admin.js';
+import { immediate, reply, sendError, sendJson, sendUnavailable } from './responses.js';
 
 const CHECK_TIMEOUT_MS = 2000;
 
-/** GET /health (liveness + readiness) and GET /ws/stats. */
+/** GET /health (liveness + readiness, open to load balancers) and GET /ws/stats (ADMIN_TOKEN when set). */
 export function registerHealthRoutes(app: TemplatedApp, ctx: GatewayContext): void {
+  const isAdmin = adminCheck(ctx.config.auth.adminToken);
   app.get('/health', (res) => {
     const r = reply(res);
     void health(ctx)
@@ -14,11 +16,19 @@ export function registerHealthRoutes(app: TemplatedApp, ctx: GatewayContext): vo
       .catch((error: unknown) => sendUnavailable(ctx.log, r, error));
   });
 
-  app.get('/ws/stats', (res) => {
-    sendJson(reply(res), 200, stats(ctx));
+  app.get('/ws/stats', (res, req) => {
+    if (!isAdmin(req.getHeader('authorization'))) {
+      sendError(immediate(res), 401, 'UNAUTHORIZED', 'send the operator token: Authorization: Bearer <ADMIN_TOKEN>');
+      return;
+    }
+    sendJson(immediate(res), 200, stats(ctx));
   });
 }
 
+/**
+ * What a load balancer needs and no more: ok or not, and which dependency fails. The reasons
+ * (addresses, driver messages) go to the log, not to whoever asks.
+ */
 async function health(ctx: GatewayContext) {
   const [redis, postgres] = await Promise.all([
     check(async () => {
@@ -30,10 +40,13 @@ async function health(ctx: GatewayContext) {
   const failing = [redis.ok ? null : 'redis', postgres.ok ? null : 'postgres', ctx.state.draining ? 'draining' : null].filter(
     (x): x is string => x !== null,
   );
+  for (const [name, result] of [['redis', redis], ['postgres', postgres]] as const) {
+    if (!result.ok) ctx.log.warn({ check: name, error: result.error }, 'health check failed');
+  }
   return {
     status: failing.length === 0 ? 'ok' : 'unavailable',
     failing,
-    checks: { redis, postgres },
+    checks: { redis: { ok: redis.ok }, postgres: { ok: postgres.ok } },
     draining: ctx.state.draining,
     gateway_id: ctx.config.gateway.id,
   };
@@ -76,5 +89,8 @@ export function stats(ctx: GatewayContext) {
     uws_native: ctx.uws.native,
     uws_binary: ctx.uws.binary,
     uptime_seconds: Math.round((Date.now() - state.startedAt) / 1000),
+    // Access control: what unknown or unauthenticated upgrades cost.
+    auth_enabled: ctx.config.auth.enabled,
+    join_postgres_lookups: ctx.missingJobs.lookups,
   };
 }

@@ -1,95 +1,100 @@
-import { createJobRequestSchema, fieldErrors, isJsonContentType, jobIdFromPath, REQUEST_PARSE_OPTIONS, type CreateJobResponse, type JobParams, type JobStatusResponse } from '../../shared/api.js';
-import { deleteJob, findJob, insertPendingJob } from '../../shared/db/jobs.repository.js';
+import { IDEMPOTENCY_KEY_PATTERN, jobIdFromPath, type JobStatusResponse, type WatchTokenResponse } from '../../shared/api.js';
+import { findJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
-import { enqueueScrape } from '../../shared/queue.js';
+import { credentialsOf, type Credentials } from '../auth/credentials.js';
+import { authorizeJobRead } from '../auth/job-access.js';
 import type { GatewayContext } from '../context.js';
 import { queuedInfo, type QueuedInfo } from '../queued-job.js';
 import type { TemplatedApp } from '../uws.js';
-import { BodyTooLargeError, readBody, RequestAbortedError } from './read-body.js';
-import { reply, sendError, sendJson, sendUnavailable, type Reply } from './responses.js';
+import { createJob, type CreateJobRequest } from './create-job.js';
+import { publicBase } from './public-url.js';
+import { ambiguousFraming, readBody } from './read-body.js';
+import { immediate, reply, sendError, sendJson, sendUnavailable, type Reply } from './responses.js';
+import { watchUrls } from './watch-urls.js';
 
-/** POST /api/jobs and the seed's polling fallback GET /ws/scraping/{job_id}/status. */
+/** POST /api/jobs, POST /api/jobs/{id}/watch-tokens and the seed's polling fallback GET /ws/scraping/{job_id}/status. */
 export function registerJobRoutes(app: TemplatedApp, ctx: GatewayContext): void {
   app.post('/api/jobs', (res, req) => {
+    if (ambiguousFraming(req)) {
+      sendError(immediate(res), 400, 'AMBIGUOUS_FRAMING', 'the request has conflicting Content-Length / Transfer-Encoding headers', { closeConnection: true });
+      return;
+    }
+    const idempotencyKey = req.getHeader('idempotency-key');
+    if (idempotencyKey !== '' && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+      sendError(immediate(res), 400, 'BAD_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-200 visible ASCII characters', { closeConnection: true });
+      return;
+    }
     const r = reply(res);
-    const request = {
+    const body = readBody(r, ctx.config.gateway.maxBodyBytes, parseContentLength(req.getHeader('content-length')));
+    body.catch(() => undefined); // handled where it is awaited; a 401 may never await it
+    const request: CreateJobRequest = {
       contentType: req.getHeader('content-type'),
-      contentLength: parseContentLength(req.getHeader('content-length')),
-      host: req.getHeader('x-forwarded-host') || req.getHeader('host'),
-      secure: req.getHeader('x-forwarded-proto') === 'https',
+      body,
+      base: publicBase(ctx.config, ctx.clientIp, res, req),
+      credentials: credentialsOf(req),
+      idempotencyKey: idempotencyKey || null,
+      ip: ctx.clientIp.of(res, req),
     };
     void createJob(ctx, r, request).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
   });
 
-  app.get('/ws/scraping/:job_id/status', (res, req) => {
-    const r = reply(res);
+  app.post('/api/jobs/:job_id/watch-tokens', (res, req) => {
     const id = jobIdFromPath(req.getParameter(0));
     if (id === null) {
-      sendError(r, 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
+      sendError(immediate(res), 400, 'BAD_JOB_ID', 'job id must be a positive integer', { closeConnection: true });
       return;
     }
-    void jobStatus(ctx, r, id).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
+    const credentials = credentialsOf(req);
+    const base = publicBase(ctx.config, ctx.clientIp, res, req);
+    const r = reply(res);
+    // A body, if any, is not read: the connection closes after the answer.
+    void mintWatchToken(ctx, r, id, credentials, base).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
+  });
+
+  app.get('/ws/scraping/:job_id/status', (res, req) => {
+    const id = jobIdFromPath(req.getParameter(0));
+    if (id === null) {
+      sendError(immediate(res), 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
+      return;
+    }
+    const credentials = credentialsOf(req);
+    const r = reply(res);
+    void jobStatus(ctx, r, id, credentials).catch((error: unknown) => sendUnavailable(ctx.log, r, error));
   });
 }
 
-interface CreateJobRequestMeta {
-  contentType: string;
-  contentLength: number | null;
-  host: string;
-  secure: boolean;
-}
-
-async function createJob(ctx: GatewayContext, r: Reply, request: CreateJobRequestMeta): Promise<void> {
-  let raw: Buffer;
-  try {
-    raw = await readBody(r, ctx.config.gateway.maxBodyBytes, request.contentLength);
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) {
-      sendError(r, 413, 'BODY_TOO_LARGE', error.message, { closeConnection: true });
-      return;
-    }
-    if (error instanceof RequestAbortedError) return;
-    throw error;
-  }
-  if (!isJsonContentType(request.contentType)) {
-    sendError(r, 415, 'UNSUPPORTED_MEDIA_TYPE', `send the job as JSON with Content-Type: application/json${request.contentType ? `, not ${request.contentType}` : ''}`);
+async function mintWatchToken(ctx: GatewayContext, r: Reply, id: number, credentials: Credentials, base: { http: string; ws: string }): Promise<void> {
+  const writer = await ctx.auth.authenticateWriter(credentials);
+  if (!writer.ok) {
+    sendError(r, 401, 'UNAUTHORIZED', writer.message, { closeConnection: true });
     return;
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    sendError(r, 400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message}`);
+  if (!ctx.auth.tokens) {
+    sendError(r, 404, 'NOT_FOUND', 'watch tokens are off on this gateway (AUTH_ENABLED=false, no WATCH_TOKEN_SECRET)', { closeConnection: true });
     return;
   }
-  const parsed = createJobRequestSchema.safeParse(json, REQUEST_PARSE_OPTIONS);
-  if (!parsed.success) {
-    sendError(r, 400, 'VALIDATION_FAILED', 'the job request is invalid', { fields: fieldErrors(parsed.error) });
+  if (writer.ownerKeyId > 0 && !(await ctx.auth.ownsJob(writer.ownerKeyId, id))) {
+    sendError(r, 404, 'JOB_NOT_FOUND', `Job ${id} not found`, { closeConnection: true });
     return;
   }
-  const params: JobParams = { ...parsed.data, scrapers: parsed.data.scrapers ?? ctx.config.worker.scrapers };
-
-  const job = await insertPendingJob(ctx.db, params);
-  try {
-    await enqueueScrape(ctx.queue, job.id);
-  } catch (error) {
-    // Nothing half-made: a job that could not be queued does not stay behind as pending.
-    await deleteJob(ctx.db, job.id);
-    throw error;
-  }
-  ctx.log.info({ jobId: job.id, routes: params.origins.length * params.destinations.length }, 'job enqueued');
-  const base = `${request.host || `localhost:${ctx.config.gateway.port}`}`;
-  const body: CreateJobResponse = {
-    job_id: job.id,
-    status: job.status,
-    ws_url: `${request.secure ? 'wss' : 'ws'}://${base}/ws/scraping/${job.id}`,
-    status_url: `${request.secure ? 'https' : 'http'}://${base}/ws/scraping/${job.id}/status`,
+  const urls = await watchUrls(ctx, base, id, writer.ownerKeyId);
+  const body: WatchTokenResponse = {
+    job_id: id,
+    watch_token: urls.watch_token!,
+    watch_token_expires_at: urls.watch_token_expires_at!,
+    ws_url: urls.ws_url,
+    status_url: urls.status_url,
   };
-  sendJson(r, 202, body, { headers: { Location: `/ws/scraping/${job.id}/status` } });
+  sendJson(r, 201, body, { closeConnection: true });
 }
 
-async function jobStatus(ctx: GatewayContext, r: Reply, id: number): Promise<void> {
-  const job = await findJob(ctx.db, id);
+async function jobStatus(ctx: GatewayContext, r: Reply, id: number, credentials: Credentials): Promise<void> {
+  const access = await authorizeJobRead(ctx, credentials, id);
+  if (!access.ok && access.kind === 'unauthorized') {
+    sendError(r, 401, 'UNAUTHORIZED', access.message);
+    return;
+  }
+  const job = access.ok ? await findJob(ctx.db, id) : undefined;
   if (!job) {
     sendError(r, 404, 'JOB_NOT_FOUND', `Job ${id} not found`);
     return;

@@ -1,10 +1,20 @@
 import type { GatewayContext } from '../context.js';
 import type { TemplatedApp } from '../uws.js';
-import { reply, sendBody, sendUnavailable } from './responses.js';
+import { adminCheck } from '../auth/admin.js';
+import { immediate, reply, sendBody, sendError, sendUnavailable } from './responses.js';
 
-/** GET /metrics: Prometheus text exposition of this gateway's metrics (gateway/metrics.ts). */
+/**
+ * GET /metrics: Prometheus text exposition of this gateway's metrics (gateway/metrics.ts). Like
+ * /ws/stats, it requires `Authorization: Bearer <ADMIN_TOKEN>` when ADMIN_TOKEN is set (give
+ * Prometheus the token with `authorization: { credentials: … }` in its scrape config).
+ */
 export function registerMetricsRoute(app: TemplatedApp, ctx: GatewayContext): void {
-  app.get('/metrics', (res) => {
+  const isAdmin = adminCheck(ctx.config.auth.adminToken);
+  app.get('/metrics', (res, req) => {
+    if (!isAdmin(req.getHeader('authorization'))) {
+      sendError(immediate(res), 401, 'UNAUTHORIZED', 'send the operator token: Authorization: Bearer <ADMIN_TOKEN>');
+      return;
+    }
     const r = reply(res);
     ctx.metrics
       .text()

@@ -1,3 +1,4 @@
+import type { HttpRequest } from '../uws.js';
 import type { Reply } from './responses.js';
 
 export class BodyTooLargeError extends Error {
@@ -46,4 +47,22 @@ export function readBody(r: Reply, limit: number, declaredLength: number | null)
       }
     });
   });
+}
+
+/**
+ * Whether the request's framing is ambiguous: several Content-Length headers that differ, or
+ * Content-Length beside Transfer-Encoding. uWS frames by the first; a proxy in front may frame
+ * by another, and the rest of the bytes would then be read as a second, smuggled request.
+ */
+export function ambiguousFraming(req: HttpRequest): boolean {
+  let length: string | null = null;
+  let conflict = false;
+  let chunked = false;
+  req.forEach((name, value) => {
+    if (name === 'transfer-encoding') chunked = true;
+    if (name !== 'content-length') return;
+    if (length !== null && length !== value.trim()) conflict = true;
+    length = value.trim();
+  });
+  return conflict || (chunked && length !== null);
 }

@@ -27,6 +27,7 @@ export function reply(res: HttpResponse): Reply {
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
+  201: '201 Created',
   202: '202 Accepted',
   204: '204 No Content',
   400: '400 Bad Request',
@@ -35,6 +36,10 @@ const STATUS_TEXT: Record<number, string> = {
   405: '405 Method Not Allowed',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
+  // Access control and limits.
+  401: '401 Unauthorized',
+  422: '422 Unprocessable Entity',
+  429: '429 Too Many Requests',
   426: '426 Upgrade Required',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',

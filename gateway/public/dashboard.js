@@ -1,9 +1,11 @@
 // The dashboard: enqueue a flight search (POST /api/jobs) and follow a job live with the client
 // SDK's JobStream, the same code the CLI runs (the gateway serves it bundled at
 // /client/job-stream.js), so reconnect, resume and dedup behave alike everywhere.
+import { BestDeals } from './best-deals.js';
 import { JobView } from './job-view.js';
 
 const view = new JobView(document.getElementById('job'));
+const deals = new BestDeals(document.getElementById('best-deals'), { label: (source) => view.label(source) });
 const searchForm = document.getElementById('search-form');
 const watchForm = document.getElementById('watch-form');
 let current = null;
@@ -19,6 +21,46 @@ const sdk = import('/client/job-stream.js').then(
   },
 );
 
+// --- Access control: the API key, kept for this tab, and the watch tokens it gets ---
+const keyInput = document.getElementById('api-key');
+keyInput.value = sessionStorage.getItem('scout.apiKey') ?? '';
+keyInput.addEventListener('input', () => sessionStorage.setItem('scout.apiKey', keyInput.value.trim()));
+document.getElementById('key-form').addEventListener('submit', (event) => event.preventDefault());
+
+function apiKey() {
+  return keyInput.value.trim();
+}
+
+function authHeaders() {
+  return apiKey() ? { Authorization: `Bearer ${apiKey()}` } : {};
+}
+
+/** POST /api/jobs/{id}/watch-tokens with the key: a token, or null where the gateway has none (auth off). */
+async function mintToken(jobId) {
+  if (!apiKey()) return null;
+  const response = await fetch(`/api/jobs/${jobId}/watch-tokens`, { method: 'POST', headers: authHeaders() });
+  const json = await response.json().catch(() => null);
+  if (response.status === 201 && json?.watch_token) return json.watch_token;
+  if (response.status === 404 && json?.error?.code === 'NOT_FOUND') return null; // watch tokens are off
+  const error = new Error(json?.error?.message ?? `the gateway answered ${response.status}`);
+  error.status = response.status;
+  throw error;
+}
+
+/**
+ * The JobStream's token function: the token that came with the job first, then a fresh one per
+ * reconnect while a key is at hand (a long watch outlives any one token).
+ */
+function tokenSource(jobId, first) {
+  let token = first ?? null;
+  let used = false;
+  return async () => {
+    if (used && apiKey()) token = await mintToken(jobId);
+    used = true;
+    return token;
+  };
+}
+
 setDefaultDates();
 searchForm.addEventListener('submit', onSearch);
 watchForm.addEventListener('submit', onWatch);
@@ -26,16 +68,31 @@ window.addEventListener('hashchange', watchFromHash);
 watchFromHash();
 
 /** Follows a job from its first event: resuming "after seq 0" makes the gateway replay its history. */
-async function watchJob(jobId, search = null) {
+async function watchJob(jobId, search = null, token = undefined) {
   currentJobId = jobId;
   const JobStream = await sdk;
   if (!JobStream || currentJobId !== jobId) return;
   void current?.close();
   view.reset(jobId);
+  deals.reset();
   if (search) view.setSearch(search);
-  const stream = new JobStream({ baseUrl: location.origin, jobId, resumeFrom: { lastSeq: 0, epoch: null } });
+  if (token === undefined && apiKey()) {
+    // Watching by id: the key asks for the job's token; a job that is not ours is not found.
+    try {
+      token = await mintToken(jobId);
+    } catch (error) {
+      view.note(error.status === 404 ? `Job ${jobId} not found` : `Cannot watch job ${jobId}: ${error.message}`);
+      view.connection('closed', {});
+      return;
+    }
+    if (currentJobId !== jobId) return;
+  }
+  const stream = new JobStream({ baseUrl: location.origin, jobId, resumeFrom: { lastSeq: 0, epoch: null }, token: tokenSource(jobId, token) });
   stream.on('snapshot', (snapshot, info) => view.snapshot(snapshot, info));
-  stream.on('event', (event) => view.event(event));
+  stream.on('event', (event) => {
+    view.event(event);
+    deals.event(event);
+  });
   stream.on('end', (event) => view.end(event));
   stream.on('status', (status, detail) => view.connection(status, detail));
   stream.on('error', (error) => {
@@ -61,12 +118,17 @@ async function onSearch(event) {
   try {
     const response = await fetch('/api/jobs', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', ...authHeaders() },
       body: JSON.stringify(body),
     });
     const json = await response.json().catch(() => null);
-    if (response.status === 202 && json) void watchJob(json.job_id, body);
+    if (response.status === 202 && json) void watchJob(json.job_id, body, json.watch_token ?? null);
     else if (response.status === 400 && json?.error) showErrors(json.error);
+    else if (response.status === 401) {
+      document.getElementById('api-key-error').textContent = apiKey() ? 'This key was refused (unknown or revoked).' : 'Enter an API key to start searches on this gateway.';
+      keyInput.setAttribute('aria-invalid', 'true');
+      keyInput.focus();
+    }
     else showFormError(json?.error?.message ?? `The gateway answered ${response.status}; try again.`);
   } catch (error) {
     showFormError(`Could not reach the gateway (${error.message}).`);
@@ -121,6 +183,8 @@ function showFormError(text) {
 }
 
 function clearErrors() {
+  document.getElementById('api-key-error').textContent = '';
+  keyInput.removeAttribute('aria-invalid');
   for (const el of searchForm.querySelectorAll('.error')) el.textContent = '';
   for (const el of searchForm.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
 }

@@ -1,23 +1,24 @@
-/**
- * Who is asking, for every streaming endpoint (WS /ws/scraping/{id}, WS /ws, GET /sse/scraping/{id}):
- * one place that turns a request's credentials into a principal, and one that decides whether a
- * principal may watch a job. Access control plugs in here; without it everybody may watch every
- * job, as in the seed.
- */
-export interface Principal {
-  /** A credential the request carried (?token=, a Sec-WebSocket-Protocol token), unchecked here. */
-  readonly token: string | null;
-}
+import { CLOSE_CODES } from '../../shared/protocol.js';
+import type { ReadDecision } from '../auth/auth-hook.js';
+import type { Credentials } from '../auth/credentials.js';
+import type { GatewayContext } from '../context.js';
 
-/** The credentials of an upgrade or SSE request, read while the request is still valid. */
-export function principalOfRequest(credentials: { token: string | null }): Principal {
-  return { token: credentials.token };
-}
+/** No credentials at all (access control off, or none offered). */
+export const NO_CREDENTIALS: Credentials = { bearer: null, token: null };
 
 /**
- * Whether the principal may watch the job; `token` is the per-subscription token of a WS /ws
- * subscribe message (a connection may carry jobs of several owners).
+ * Whether these credentials may watch the job, for WS /ws subscriptions and SSE: the same rule as
+ * the upgrade of WS /ws/scraping/{id} (AuthHook.authorizeJobRead), answered from memory when it
+ * can be. A subscribe message's own `token` takes the place of the connection's credentials: one
+ * connection may carry jobs of several owners.
  */
-export function mayWatch(_principal: Principal, _jobId: number, _token?: string): boolean {
-  return true;
+export function authorizeWatch(ctx: GatewayContext, connection: Credentials, jobId: number, token?: string): ReadDecision | Promise<ReadDecision> {
+  return ctx.auth.authorizeJobRead(token ? { bearer: null, token } : connection, jobId);
+}
+
+/** A refusal as the close code the legacy path would use, and its reason. */
+export function refusalOf(decision: Exclude<ReadDecision, { ok: true }>, jobId: number): { code: number; reason: string } {
+  return decision.kind === 'not-found'
+    ? { code: CLOSE_CODES.NOT_FOUND, reason: `Job ${jobId} not found` }
+    : { code: CLOSE_CODES.FORBIDDEN, reason: decision.message };
 }

@@ -19,6 +19,10 @@ const DRAIN_RECHECK_MS = 100;
 /** The uWS user data of a socket (uWS copies its own properties onto the socket object). */
 export interface JobSocketData {
   socket: JobSocket;
+  /** Set when the credentials do not open this job: the socket gets exactly the unknown-job answer. */
+  deniedAsNotFound?: true;
+  /** Who is charged for the bytes a resume replays (replay budget); set on resume sockets only. */
+  replayHolder?: string;
 }
 
 /**
@@ -37,10 +41,15 @@ export class JobSocket implements ChannelSocket {
   ws: WebSocket<JobSocketData> | null;
   private readonly settings: JobSocketSettings;
   private wakeOnDrain: (() => void) | null;
+  /** The client's address as counted by the connection limit (interned: one string per address). */
+  readonly ip: string | null;
+  /** Flood control: the second (Date.now() / 1000, floored) messages are counted in, and how many. */
+  private messageSecond: number;
+  private messagesThisSecond: number;
 
   // Every field assigned here, in one place: V8 then keeps them all in the object itself instead
   // of an extra property store (40 bytes a socket at the last count).
-  constructor(connNo: number, jobId: number, resume: ResumePoint | null, settings: JobSocketSettings, spec: DeliverySpec = PLAIN_JSON) {
+  constructor(connNo: number, jobId: number, resume: ResumePoint | null, settings: JobSocketSettings, ip: string | null = null, spec: DeliverySpec = PLAIN_JSON) {
     this.connNo = connNo;
     this.jobId = jobId;
     this.resume = resume;
@@ -49,6 +58,20 @@ export class JobSocket implements ChannelSocket {
     this.ws = null;
     this.settings = settings;
     this.wakeOnDrain = null;
+    this.ip = ip;
+    this.messageSecond = 0;
+    this.messagesThisSecond = 0;
+  }
+
+  /** Counts a message from the client; false once it sent more than `perSecond` this second. */
+  countMessage(perSecond: number): boolean {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.messageSecond) {
+      this.messageSecond = second;
+      this.messagesThisSecond = 0;
+    }
+    this.messagesThisSecond += 1;
+    return this.messagesThisSecond <= perSecond;
   }
 
   send(frames: readonly (string | Buffer)[]): void {

@@ -3,7 +3,7 @@ import type { SubscriptionErrorCode } from '../../shared/protocol-v2.js';
 import type { WebSocket } from '../uws.js';
 import { encodeMessage, type DeliverySpec, type Frame } from './delivery-spec.js';
 import type { ChannelSocket } from './job-channels.js';
-import type { Principal } from './access.js';
+import type { Credentials } from '../auth/credentials.js';
 
 /** What every connection of WS /ws shares: kept once, not per connection. */
 export interface MuxSettings {
@@ -35,7 +35,8 @@ export class MuxConnection {
   constructor(
     readonly connNo: number,
     readonly format: 'json' | 'msgpack',
-    readonly principal: Principal,
+    /** What the upgrade carried; a subscribe message's own token overrides it for its job. */
+    readonly credentials: Credentials,
     readonly settings: MuxSettings,
   ) {}
 

@@ -1,9 +1,11 @@
-import { PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
+import { CLOSE_CODES, PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
 import { clientMessageSchema, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type SubscribeMessage } from '../../shared/protocol-v2.js';
 import type { GatewayContext } from '../context.js';
 import { immediate, sendError } from '../http/responses.js';
 import type { TemplatedApp } from '../uws.js';
-import { mayWatch, principalOfRequest } from './access.js';
+import type { ReadDecision } from '../auth/auth-hook.js';
+import { credentialsOf } from '../auth/credentials.js';
+import { authorizeWatch, NO_CREDENTIALS, refusalOf } from './access.js';
 import { deliverySpec } from './delivery-spec.js';
 import { MuxConnection, MuxSubscription, type MuxSettings, type MuxSocketData } from './mux-connection.js';
 import { serveJoin } from './serve-join.js';
@@ -49,13 +51,23 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
     if (connection.subscriptions.size >= settings.maxSubscriptions) {
       return refuse('TOO_MANY_SUBSCRIPTIONS', `at most ${settings.maxSubscriptions} subscriptions per connection`);
     }
-    // The per-subscription token (a connection may carry jobs of several owners) is checked here.
-    if (!mayWatch(connection.principal, jobId, message.token)) return refuse('FORBIDDEN', `not allowed to watch job ${jobId}`);
     const spec = deliverySpec(connection.format, message.event_types, message.progress_interval_ms);
     const subscription = new MuxSubscription(connection, jobId, spec);
     connection.subscriptions.set(jobId, subscription);
     const resume = message.last_seq !== undefined ? { lastSeq: message.last_seq, epoch: message.epoch ?? null } : null;
-    void channels.attach(jobId, subscription, () => serveJoin(ctx, jobId, resume), { shareable: resume === null });
+    // The subscription's own token, else the connection's credentials: checked per job.
+    const proceed = (decision: ReadDecision) => {
+      if (subscription.closed) return;
+      if (!decision.ok) {
+        const { code, reason } = refusalOf(decision, jobId);
+        subscription.refuse([], code, reason);
+        return;
+      }
+      void channels.attach(jobId, subscription, () => serveJoin(ctx, jobId, resume), { shareable: resume === null });
+    };
+    const decision = authorizeWatch(ctx, connection.credentials, jobId, message.token);
+    if (decision instanceof Promise) decision.then(proceed, () => subscription.refuse([], CLOSE_CODES.UNAVAILABLE, 'access check failed; subscribe again'));
+    else proceed(decision);
   }
 
   function unsubscribe(connection: MuxConnection, jobId: number): void {
@@ -81,7 +93,8 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
       const key = req.getHeader('sec-websocket-key');
       const offered = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
-      const principal = principalOfRequest({ token: req.getQuery('token') || null });
+      // ?token=, Authorization: Bearer, or a token entry of Sec-WebSocket-Protocol, as on the legacy path.
+      const credentials = ctx.auth.enabled ? credentialsOf(req, offered) : NO_CREDENTIALS;
       if (state.draining) {
         ctx.metrics.upgrade('draining');
         sendError(immediate(res), 503, 'DRAINING', 'gateway is shutting down; connect again');
@@ -93,7 +106,7 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
         return;
       }
       const { format, protocol } = chooseSubprotocol(offered);
-      const data: MuxSocketData = { connection: new MuxConnection(state.connectionsOpened + 1, format, principal, settings) };
+      const data: MuxSocketData = { connection: new MuxConnection(state.connectionsOpened + 1, format, credentials, settings) };
       ctx.metrics.upgrade('accepted');
       res.upgrade(data, key, protocol, extensions, context);
     },

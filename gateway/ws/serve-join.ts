@@ -7,6 +7,7 @@ import { CLOSE_CODES, FLIGHT_JOB } from '../../shared/protocol.js';
 import { seqOfPayload, type JobEventLog, type JobLiveState, type JobRead } from '../../shared/redis/job-event-log.js';
 import { queuedInfo, type QueuedInfo, type QueueSources } from '../queued-job.js';
 import type { InitialServe } from './job-channels.js';
+import type { MissingJobs } from './missing-jobs.js';
 
 /** Where a client resumes: the last seq it holds and, if it knows it, the stream's epoch. */
 export interface ResumePoint {
@@ -17,6 +18,8 @@ export interface ResumePoint {
 export interface JoinSources {
   eventLog: JobEventLog;
   db: Kysely<Database>;
+  /** Short negative cache of unknown job ids (none: every unknown id is asked of Postgres). */
+  missingJobs?: MissingJobs;
 }
 
 /** With the queue, a pending job's snapshot says where it waits. */
@@ -32,9 +35,12 @@ export async function serveJoin(sources: Sources, jobId: number, resume: ResumeP
   const read = await sources.eventLog.read(jobId, resume?.lastSeq);
   if (read.state) return withEnd(sources, serveFromStream(jobId, read.state, read.history, resume), read.state);
 
+  if (sources.missingJobs?.isMissing(jobId)) return notFound(jobId);
+  if (sources.missingJobs) sources.missingJobs.lookups += 1;
   const row = await findJob(sources.db, jobId);
   if (!row) {
-    return refuse(CLOSE_CODES.NOT_FOUND, `Job ${jobId} not found`, [JSON.stringify(notFoundEvent(jobId))]);
+    sources.missingJobs?.remember(jobId);
+    return notFound(jobId);
   }
   // The job may have emitted its first event while Postgres was asked: the stream then is the truth.
   const again = await sources.eventLog.read(jobId, resume?.lastSeq);
@@ -85,12 +91,19 @@ function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['h
   // the new stream's, and must get a resync snapshot, not a refusal.
   const otherEpoch = resume.epoch !== null && resume.epoch !== state.epoch;
   if (!otherEpoch && resume.lastSeq > state.seq) {
+    // Within one epoch only Redis assigns seqs: a client ahead of it in the same epoch holds
+    // events Redis lost (a replica promoted without the last writes). It resyncs to the state.
+    if (resume.epoch === state.epoch) return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq, snapshot: true };
     return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${state.seq})`);
   }
   if (otherEpoch || history === 'gap' || history === null) {
     return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq, snapshot: true };
   }
   return { frames: history, servedSeq: state.seq };
+}
+
+function notFound(jobId: number): InitialServe {
+  return refuse(CLOSE_CODES.NOT_FOUND, `Job ${jobId} not found`, [JSON.stringify(notFoundEvent(jobId))]);
 }
 
 function refuse(code: number, reason: string, frames: string[] = []): InitialServe {

@@ -4,7 +4,9 @@ import { eventTypesQuerySchema, parseSseEventId, progressIntervalQuerySchema } f
 import type { GatewayContext } from '../context.js';
 import { immediate, sendError } from '../http/responses.js';
 import type { TemplatedApp } from '../uws.js';
-import { mayWatch, principalOfRequest } from './access.js';
+import type { ReadDecision } from '../auth/auth-hook.js';
+import { credentialsOf } from '../auth/credentials.js';
+import { authorizeWatch, NO_CREDENTIALS } from './access.js';
 import { deliverySpec } from './delivery-spec.js';
 import { serveJoin, type ResumePoint } from './serve-join.js';
 import { SseSubscription, type SseSettings } from './sse-subscription.js';
@@ -48,7 +50,7 @@ export function registerSseRoute(app: TemplatedApp, ctx: GatewayContext): void {
       event_types: req.getQuery('event_types') || undefined,
       progress_interval_ms: req.getQuery('progress_interval_ms') || undefined,
     });
-    const principal = principalOfRequest({ token: req.getQuery('token') || null });
+    const credentials = ctx.auth.enabled ? credentialsOf(req) : NO_CREDENTIALS;
     if (state.draining) {
       sendError(immediate(res), 503, 'DRAINING', 'gateway is shutting down; connect again');
       return;
@@ -69,16 +71,23 @@ export function registerSseRoute(app: TemplatedApp, ctx: GatewayContext): void {
         return;
       }
     }
-    if (!mayWatch(principal, jobId)) {
-      sendError(immediate(res), 403, 'FORBIDDEN', `not allowed to watch job ${jobId}`);
-      return;
-    }
     const subscription = new SseSubscription(res, jobId, deliverySpec('sse', event_types, progress_interval_ms), settings);
     res.onAborted(() => subscription.aborted());
     res.onWritable(() => subscription.writable());
     open.add(subscription);
     state.connections += 1;
     state.connectionsOpened += 1;
-    void channels.attach(jobId, subscription, () => serveJoin(ctx, jobId, resume), { shareable: resume === null });
+    const decision = authorizeWatch(ctx, credentials, jobId);
+    const proceed = (d: ReadDecision) => {
+      if (subscription.closed) return;
+      if (!d.ok) {
+        if (d.kind === 'unauthorized') subscription.refuseHttp(401, 'UNAUTHORIZED', d.message);
+        else subscription.refuseHttp(404, 'JOB_NOT_FOUND', `Job ${jobId} not found`);
+        return;
+      }
+      void channels.attach(jobId, subscription, () => serveJoin(ctx, jobId, resume), { shareable: resume === null });
+    };
+    if (decision instanceof Promise) decision.then(proceed, () => subscription.refuseHttp(503, 'UNAVAILABLE', 'access check failed; retry'));
+    else proceed(decision);
   });
 }

@@ -19,7 +19,7 @@ const DRAIN_RECHECK_MS = 100;
 function statusOf(code: number): number {
   if (code === CLOSE_CODES.NOT_FOUND) return 404;
   if (code === CLOSE_CODES.BAD_REQUEST) return 400;
-  if (code === CLOSE_CODES.FORBIDDEN) return 403;
+  if (code === CLOSE_CODES.FORBIDDEN) return 401;
   return 503;
 }
 
@@ -86,8 +86,19 @@ export class SseSubscription implements ChannelSocket {
     }
     this.closed = true;
     const status = statusOf(code);
-    const errorCode = { 404: 'JOB_NOT_FOUND', 400: 'BAD_RESUME_POINT', 403: 'FORBIDDEN' }[status as 404 | 400 | 403] ?? 'UNAVAILABLE';
+    const errorCode = { 404: 'JOB_NOT_FOUND', 400: 'BAD_RESUME_POINT', 401: 'UNAUTHORIZED' }[status as 404 | 400 | 401] ?? 'UNAVAILABLE';
     const body = JSON.stringify({ error: { code: errorCode, message: reason } });
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body);
+    });
+    this.settings.detach(this.jobId, this);
+  }
+
+  /** Refuses before anything was sent: an HTTP error, which EventSource does not retry. */
+  refuseHttp(status: number, errorCode: string, message: string): void {
+    if (this.closed || this.headersSent) return;
+    this.closed = true;
+    const body = JSON.stringify({ error: { code: errorCode, message } });
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body);
     });

@@ -11,6 +11,8 @@ export const JOB_STREAM_ERROR_CODES = {
   STALE_CONNECTION: true,
   /** The gateway closed with a code that says not to reconnect (44xx), or no WebSocket could be opened at all. */
   REFUSED: false,
+  /** The token function threw or rejected: retried with backoff, like a failed connection. */
+  TOKEN_UNAVAILABLE: true,
   /** maxRetries reconnects in a row failed before any frame arrived. */
   GAVE_UP: false,
   /** The very first connection never opened, after firstConnectRetries attempts: nothing answers at the URL. */

@@ -59,7 +59,15 @@ export interface JobStreamOptions {
   closeOnEnd?: boolean;
   /** The random source of the backoff jitter, replaceable in tests. */
   random?: () => number;
+  /**
+   * A watch token (gateways with access control on), or a function returning one (or a promise of
+   * one), called before every connection — so a reconnect after the token expired can fetch a
+   * fresh one (POST /api/jobs/{id}/watch-tokens).
+   */
+  token?: string | TokenSource;
 }
+
+export type TokenSource = () => string | null | Promise<string | null>;
 
 const DEFAULT_KEEPALIVE_MS = 25_000;
 /** How long close() waits for the closing handshake before it lets go. */
@@ -157,10 +165,42 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
 
   private connect(): void {
     this.reconnectTimer = undefined;
+    const source = this.options.token;
+    if (typeof source !== 'function') {
+      this.open(source ?? null);
+      return;
+    }
+    let token: string | null | Promise<string | null>;
+    try {
+      token = source();
+    } catch (error) {
+      this.tokenFailed(error);
+      return;
+    }
+    if (typeof token === 'string' || token === null) {
+      this.open(token);
+      return;
+    }
+    token.then(
+      (value) => {
+        if (!this.closing && this.state !== 'closed') this.open(value);
+      },
+      (error: unknown) => this.tokenFailed(error),
+    );
+  }
+
+  /** The token function failed (the network, most likely): like a failed connection, retried with backoff. */
+  private tokenFailed(error: unknown): void {
+    if (this.closing || this.state === 'closed') return;
+    this.emit('error', new JobStreamError('TOKEN_UNAVAILABLE', `could not get a watch token: ${errorText(error)}`));
+    this.scheduleReconnect({ reason: 'no watch token' });
+  }
+
+  private open(token: string | null): void {
     const resume = this.seq === null ? null : { lastSeq: this.seq, epoch: this.currentEpoch };
     let socket: WebSocketLike;
     try {
-      socket = new this.WS(streamUrl(this.options.baseUrl, this.options.jobId, resume));
+      socket = new this.WS(streamUrl(this.options.baseUrl, this.options.jobId, resume, token));
     } catch (error) {
       // Deterministic (a ws:// URL from an https:// page, a blocked port): retrying cannot help.
       this.emit('error', new JobStreamError('REFUSED', `could not open a WebSocket: ${errorText(error)}`));

@@ -9,7 +9,7 @@ export interface ResumePoint {
  * The URL of WS /ws/scraping/{job_id} on a gateway given as http(s):// or ws(s):// (a path prefix,
  * as behind a proxy, is kept). With a resume point, the gateway sends what came after it.
  */
-export function streamUrl(baseUrl: string, jobId: number, resume: ResumePoint | null): string {
+export function streamUrl(baseUrl: string, jobId: number, resume: ResumePoint | null, token: string | null = null): string {
   const url = new URL(baseUrl);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
@@ -23,5 +23,7 @@ export function streamUrl(baseUrl: string, jobId: number, resume: ResumePoint | 
     url.searchParams.set('last_seq', String(resume.lastSeq));
     if (resume.epoch !== null) url.searchParams.set('epoch', resume.epoch);
   }
+  // A watch token (access control on): the gateway accepts it as ?token=… on the upgrade.
+  if (token !== null) url.searchParams.set('token', token);
   return url.toString();
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { WebSocket } from 'ws';
+import { bestOffersOf, type BestOffer } from '../best-offers.js';
+import { watchTokenResponseSchema } from '../api.js';
 import type { ScrapingEvent } from '../events.js';
+import { formatBestDeals } from './best-deals-lines.js';
 import { formatEventLine } from './event-line.js';
 import { JobStream } from './job-stream.js';
 import { LiveOutput } from './live-output.js';
@@ -39,6 +42,8 @@ async function watch(args: WatchArgs): Promise<number> {
     // "After seq 0": the gateway replays the job's history first, so a job watched late (or
     // already finished) still prints in full.
     resumeFrom: { lastSeq: 0, epoch: null },
+    // With an API key, every connection asks for a fresh token: a long watch outlives any one.
+    token: args.apiKey ? () => mintWatchToken(args.url, args.jobId, args.apiKey!) : args.token,
   });
   let interrupted = false;
   const onSignal = () => {
@@ -69,8 +74,11 @@ async function watch(args: WatchArgs): Promise<number> {
     stopQueuedNotes();
     noteWhileQueued(snapshot, QUEUED_NOTE_AFTER_MS);
   });
+  // The job's best deals so far: the last event that carried them (results_updated, job_completed).
+  let best: BestOffer[] | null = null;
   stream.on('event', (event) => {
     stopQueuedNotes();
+    best = bestOffersOf(event.metadata) ?? best;
     show(event);
   });
   let opened = false;
@@ -95,6 +103,7 @@ async function watch(args: WatchArgs): Promise<number> {
   const end = await stream.start().finished();
   stopQueuedNotes();
   output.finish();
+  if (best) for (const line of formatBestDeals(best)) output.line(line);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (end) return end.status === 'completed' ? EXIT.completed : EXIT.failed;
@@ -102,7 +111,18 @@ async function watch(args: WatchArgs): Promise<number> {
   return unreachable ? EXIT.unreachable : EXIT.lost;
 }
 
-const parsed = parseWatchArgs(process.argv.slice(2), process.env.SCOUT_URL);
+/** POST /api/jobs/{id}/watch-tokens with the owner's key → a watch token. */
+async function mintWatchToken(baseUrl: string, jobId: number, apiKey: string): Promise<string> {
+  const url = new URL(baseUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : url.protocol === 'ws:' ? 'http:' : url.protocol;
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/api/jobs/${jobId}/watch-tokens`;
+  const response = await fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${apiKey}` } });
+  const body = watchTokenResponseSchema.safeParse(await response.json().catch(() => null));
+  if (!response.ok || !body.success) throw new Error(`the gateway answered ${response.status} to a watch-token request`);
+  return body.data.watch_token;
+}
+
+const parsed = parseWatchArgs(process.argv.slice(2), process.env.SCOUT_URL, { token: process.env.SCOUT_TOKEN, apiKey: process.env.SCOUT_API_KEY });
 if (parsed.kind === 'help') {
   process.stdout.write(USAGE);
 } else if (parsed.kind === 'usage-error') {

@@ -1,11 +1,11 @@
 import { sql, type Kysely } from 'kysely';
-import type { JobParams } from '../api.js';
+import type { JobParamsInput } from '../api.js';
 import type { Database } from './database.js';
 import type { ScrapingJob } from './scraping-jobs.table.js';
 
 /** Repositories are plain functions taking the database (or a transaction) first. */
 
-export async function insertPendingJob(db: Kysely<Database>, params: JobParams): Promise<ScrapingJob> {
+export async function insertPendingJob(db: Kysely<Database>, params: JobParamsInput): Promise<ScrapingJob> {
   return db
     .insertInto('scraping_jobs')
     .values({ status: 'pending', params: JSON.stringify(params) })

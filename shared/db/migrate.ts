@@ -1,12 +1,16 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as initial from './migrations/0001-initial.js';
+import * as accessControl from './migrations/0002-access-control.js';
+import * as offers from './migrations/0003-offers.js';
 
 /** Migrations are imported, not read from a folder, so the same list runs under tsx and from dist/. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-access-control': accessControl,
+  '0003-offers': offers,
 };
 
-const migrationProvider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+export const migrationProvider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /** Arbitrary but fixed: every replica takes the same session-level advisory lock. */
 const MIGRATION_LOCK_ID = 7_310_420_001;

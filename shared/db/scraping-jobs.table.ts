@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, JSONColumnType, Selectable, Updateable } from 'kysely';
 import type { JobStatus } from '../events.js';
-import type { JobParams } from '../api.js';
+import type { JobParamsInput } from '../api.js';
 
 export interface ScrapingJobsTable {
   id: Generated<number>;
@@ -9,14 +9,16 @@ export interface ScrapingJobsTable {
   status: JobStatus;
   items_scraped: Generated<number>;
   error_message: string | null;
-  /** The validated request: origins, destinations, date ranges, scrapers. */
-  params: JSONColumnType<JobParams>;
+  /** The validated request: origins, destinations, date ranges, scrapers, party and currency. */
+  params: JSONColumnType<JobParamsInput>;
   progress: Generated<number>;
   /** Highest event seq this job is known to have emitted: the floor when Redis lost the stream. */
   last_seq: Generated<number>;
   started_at: Date | null;
   completed_at: Date | null;
   created_at: ColumnType<Date, never, never>;
+  /** The API key that created the job; null for jobs created with auth off. */
+  owner_key_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export type ScrapingJob = Selectable<ScrapingJobsTable>;

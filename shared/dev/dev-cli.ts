@@ -89,7 +89,10 @@ if (postgresProblem !== null) {
 
 running = true;
 const colour = process.stdout.isTTY === true;
-const env = { ...process.env, LOG_FORMAT: process.env.LOG_FORMAT || 'pretty', ...(colour ? { FORCE_COLOR: '1' } : {}) };
+// Development on this machine: access control off (no key, no token; the gateway warns at start)
+// and the gateway on loopback only, unless the environment says otherwise.
+const access = process.env.AUTH_ENABLED ? {} : { AUTH_ENABLED: 'false', HOST: process.env.HOST || '127.0.0.1' };
+const env = { ...process.env, ...access, LOG_FORMAT: process.env.LOG_FORMAT || 'pretty', ...(colour ? { FORCE_COLOR: '1' } : {}) };
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 let exitCode = 0;

@@ -21,9 +21,3 @@ export function createRedis(url: string, log: Logger, name: string, options: Red
   redis.on('end', () => log.debug({ redis: name }, 'redis connection closed'));
   return redis;
 }
-
-/** Resolves once the client is ready (connected, and past its ready check). */
-export function whenReady(redis: Redis): Promise<void> {
-  if (redis.status === 'ready') return Promise.resolve();
-  return new Promise((resolve) => redis.once('ready', () => resolve()));
-}

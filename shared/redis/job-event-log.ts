@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { eventDraftSchema, JOB_STATUSES, type EventDraft } from '../events.js';
 import type { RedisKeys } from './keys.js';
@@ -31,6 +31,29 @@ export interface HistoryLimits {
   retentionSeconds: number;
 }
 
+/** How events reach subscribers: plain pub/sub on a single Redis, sharded pub/sub on a cluster. */
+export type PublishMode = 'PUBLISH' | 'SPUBLISH';
+
+/**
+ * Who writes, for the emit script's order check: a writer numbers its calls for a job 1, 2, 3 …
+ * under a token of its own. `previous` is the index of its call that must have run before this
+ * one (undefined: no check, the writer waited for it).
+ */
+export interface WriterMark {
+  token: string;
+  index: number;
+  previous?: number;
+}
+
+/** What the emit script did with a call. */
+export type AppendReply =
+  | { kind: 'applied'; /** seq of the call's last event */ lastSeq: number; epoch: string }
+  /** Refused, nothing written: the writer's call `previous` has not run; `done` is its last call that did. */
+  | { kind: 'order'; done: number | null };
+
+/** Events one script call may carry (Lua's unpack has a limit; calls stay short). */
+export const MAX_EVENTS_PER_APPEND = 64;
+
 /**
  * A job's event stream in Redis: seq counter, capped history, live state and pub/sub channel.
  * Appending is one atomic script (seq assignment, history, state and publish happen together or
@@ -40,9 +63,10 @@ export class JobEventLog {
   private readonly scripts;
 
   constructor(
-    redis: Redis,
+    redis: Redis | Cluster,
     readonly keys: RedisKeys,
     private readonly limits: HistoryLimits,
+    private readonly publish: PublishMode = 'PUBLISH',
   ) {
     this.scripts = registerScripts(redis);
   }
@@ -53,29 +77,20 @@ export class JobEventLog {
    * under a new epoch.
    */
   async append(jobId: number, draft: EventDraft, seqFloor = 0): Promise<{ seq: number; epoch: string }> {
-    const event = eventDraftSchema.parse(draft);
-    const { epoch: _reserved, ...metadata } = event.metadata;
-    const head =
-      `"event_type":"${event.event_type}","status":"${event.status}",` +
-      `"progress":${event.progress === null ? 'null' : event.progress},` +
-      `"results_count":${event.results_count},"message":${JSON.stringify(event.message)}`;
-    const reply = (await this.scripts.emitEvent(
-      this.keys.jobState(jobId),
-      this.keys.jobHistory(jobId),
-      this.keys.jobChannel(jobId),
-      jobId,
-      event.event_type,
-      event.status,
-      event.progress === null ? '' : event.progress,
-      event.results_count,
-      head,
-      JSON.stringify(metadata).slice(1, -1),
-      event.timestamp,
-      seqFloor,
-      this.limits.maxEvents,
-      this.limits.retentionSeconds,
-    )) as [number, string];
-    return { seq: Number(reply[0]), epoch: String(reply[1]) };
+    const reply = await this.appendMany(jobId, [eventDraftSchema.parse(draft)], seqFloor);
+    if (reply.kind !== 'applied') throw new Error('emit refused without a writer mark');
+    return { seq: reply.lastSeq, epoch: reply.epoch };
+  }
+
+  /**
+   * Appends events (already parsed with eventDraftSchema) in one atomic script call, seqs in
+   * array order. With a writer mark the call may be refused ('order') when an earlier call of the
+   * same writer has not run yet.
+   */
+  async appendMany(jobId: number, events: readonly EventDraft[], seqFloor = 0, writer?: WriterMark): Promise<AppendReply> {
+    const reply = (await this.scripts.emitEvent(...emitScriptArgs(this.keys, this.limits, this.publish, jobId, events, seqFloor, writer))) as [number, string, string];
+    if (reply[2] === 'order') return { kind: 'order', done: reply[1] === '' ? null : Number(reply[1]) };
+    return { kind: 'applied', lastSeq: Number(reply[0]), epoch: String(reply[1]) };
   }
 
   /** Live state, and with `afterSeq` the history after it, read in one atomic step. */
@@ -93,6 +108,48 @@ export class JobEventLog {
     return { state: jobLiveStateSchema.parse(fields), history };
   }
 }
+
+/** The emit script's keys and arguments for a call of JobEventLog.appendMany (the benchmark replays them). */
+export function emitScriptArgs(
+  keys: RedisKeys,
+  limits: HistoryLimits,
+  publish: PublishMode,
+  jobId: number,
+  events: readonly EventDraft[],
+  seqFloor = 0,
+  writer?: WriterMark,
+): (string | number)[] {
+  if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) throw new RangeError(`1 to ${MAX_EVENTS_PER_APPEND} events per append`);
+  const args: (string | number)[] = [
+    keys.jobState(jobId),
+    keys.jobHistory(jobId),
+    keys.jobChannel(jobId),
+    jobId,
+    seqFloor,
+    limits.maxEvents,
+    limits.retentionSeconds,
+    publish,
+    writer?.token ?? '',
+    writer?.previous ?? '',
+    writer?.index ?? '',
+  ];
+  for (const event of events) {
+    const { epoch: _reserved, ...metadata } = event.metadata;
+    args.push(
+      event.event_type,
+      event.status,
+      event.progress === null ? '' : event.progress,
+      event.results_count,
+      `"event_type":"${event.event_type}","status":"${event.status}",` +
+        `"progress":${event.progress === null ? 'null' : event.progress},` +
+        `"results_count":${event.results_count},"message":${JSON.stringify(event.message)}`,
+      JSON.stringify(metadata).slice(1, -1),
+      event.timestamp,
+    );
+  }
+  return args;
+}
+
 
 const JOB_ID_PREFIX = '{"job_id":';
 const COMMA = 0x2c;

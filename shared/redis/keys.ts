@@ -31,8 +31,25 @@ export class RedisKeys {
     return Number.isSafeInteger(id) && id > 0 ? id : null;
   }
 
-  /** BullMQ's own key prefix (it appends `:<queue>:…`). */
+  // --- Abuse limits (gateway) ---
+  /**
+   * Prefix of one limiter's counters (rate-limiter-flexible appends `:<holder>`, e.g. an IP or a
+   * key id). Shared by every gateway of the deployment; no hash tag: each counter is one key.
+   */
+  limiter(name: 'jobs' | 'upgrades' | 'connections' | 'replay'): string {
+    return `${this.prefix}limit:${name}`;
+  }
+
+  /**
+   * BullMQ's own key prefix (it appends `:<queue>:…`). Hash-tagged: BullMQ's scripts touch many
+   * keys of a queue at once, so on Redis Cluster the whole queue lives in one slot.
+   */
   get bullmqPrefix(): string {
-    return `${this.prefix}bull`;
+    return `{${this.prefix}bull}`;
+  }
+
+  /** Prefix of the fare sources' shared rate-limit counters (rate-limiter-flexible appends `:<source>`). */
+  get sourceRateLimitPrefix(): string {
+    return `${this.prefix}ratelimit:source`;
   }
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** Lua scripts live beside this file as `<name>-<numKeys>.lua`. */
 function loadScript(file: string): { lua: string; numberOfKeys: number } {
@@ -21,7 +21,7 @@ type ScriptCommand = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
  * Registers the project's scripts on a client (EVALSHA, falling back to EVAL once per
  * connection) and returns them as typed functions.
  */
-export function registerScripts(redis: Redis): Record<ScriptName, ScriptCommand> {
+export function registerScripts(redis: Redis | Cluster): Record<ScriptName, ScriptCommand> {
   const commands = {} as Record<ScriptName, ScriptCommand>;
   for (const [name, script] of Object.entries(SCRIPTS) as [ScriptName, (typeof SCRIPTS)[ScriptName]][]) {
     if (!(name in redis)) redis.defineCommand(name, script);

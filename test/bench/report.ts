@@ -2,11 +2,12 @@ import type { Figures } from './harness.js';
 import type { MachineInfo } from './lib/proc.js';
 import { renderProfile, type ProfileSummary } from './profile-summary.js';
 import type { PipelineFigures } from './scenarios/s5-pipeline.js';
+import { renderEmitCost, type EmitCostFigures } from './scenarios/s7-emit-cost.js';
 import type { Sizes } from './sizes.js';
 import { SYSTEMS, type SystemName } from './systems.js';
 
 export interface ScenarioReport {
-  id: 'S1' | 'S2' | 'S3' | 'S4' | 'S5';
+  id: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S7';
   title: string;
   /** 1-, 5- and 15-minute load averages when the scenario started (other work on the machine shows here). */
   loadAvgAtStart: [number, number, number];
@@ -26,6 +27,8 @@ export interface BenchReport {
   systems: SystemName[];
   scenarios: ScenarioReport[];
   pipeline: PipelineFigures | null;
+  /** S7: Redis CPU per emit against a bare PUBLISH, and emits/s per shard count. */
+  emitCost?: EmitCostFigures | null;
   ratios: Ratio[];
   targets: TargetCheck[];
   profiles: ProfileSummary[];
@@ -311,6 +314,7 @@ export function renderMarkdown(r: BenchReport): string {
     if (s.errors.length) out.push('');
     if (s.id === 'S3') out.push(...capacityTable(s.figures, smoke));
     else if (s.id === 'S4') out.push(...stormTable(s.figures, smoke));
+    else if (s.id === 'S7') out.push(...(r.emitCost ? renderEmitCost(r.emitCost) : []));
     else if (s.id !== 'S5') out.push(...deliveryTable(s.figures, smoke));
     if (s.id === 'S1' && !smoke) {
       const rates = r.systems.map((sys) => `${sys} ${maxSustainedRate(s.figures, sys) ?? 'none'}`).join(', ');

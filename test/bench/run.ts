@@ -24,9 +24,11 @@ import { runS2 } from './scenarios/s2-many-jobs.js';
 import { runS3 } from './scenarios/s3-idle-capacity.js';
 import { runS4 } from './scenarios/s4-resume-storm.js';
 import { pipelineAvailable, runS5, type PipelineFigures } from './scenarios/s5-pipeline.js';
+import { measureEmitCost, S7_FULL, S7_SMOKE, type EmitCostFigures } from './scenarios/s7-emit-cost.js';
 import { SetupCache } from './scenarios/with-system.js';
 import { FULL, SMOKE, scenarioTitles } from './sizes.js';
 import { ROOT, SYSTEM_NAMES, SYSTEMS, type SystemName } from './systems.js';
+import { benchAuthEnv } from './lib/watch-token.js';
 
 /** The V8 flags Dockerfile.gateway starts the gateway with: the bench measures it as deployed. */
 const DEPLOYED_GATEWAY_NODE_OPTIONS = '--max-semi-space-size=2';
@@ -37,6 +39,7 @@ const SCENARIOS = {
   S3: 'idle capacity: one process at its descriptor limit, then 50,000 connections over three processes',
   S4: 'resume storm: 1,000 clients of a job drop at once and resume 100 events back',
   S5: 'pipeline: jobs over HTTP, two workers, simulated scrapers at 0 ms',
+  S7: 'emit cost: Redis CPU per emit against a bare PUBLISH, and emits/s with 1, 2, 3 shards',
 } as const;
 type ScenarioId = keyof typeof SCENARIOS;
 
@@ -53,8 +56,16 @@ export interface RunOptions {
   tsx: boolean;
   /** NODE_OPTIONS for the gateway processes (experiments). */
   gatewayNodeOptions: string | null;
+  /** The gateway runs with access control on (the default, as deployed): clients present watch tokens. */
+  auth: boolean;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
+}
+
+function parseAuth(value: string | undefined): boolean {
+  if (value === undefined || value === 'on') return true;
+  if (value === 'off') return false;
+  throw new Error(`--auth takes on or off, got "${value}"`);
 }
 
 export function parseOptions(argv: string[]): RunOptions {
@@ -71,6 +82,7 @@ export function parseOptions(argv: string[]): RunOptions {
       'budget-min': { type: 'string' },
       tsx: { type: 'boolean', default: false },
       'gateway-node-options': { type: 'string' },
+      auth: { type: 'string' },
     },
   });
   const list = <T extends string>(raw: string | undefined, all: readonly T[], what: string): T[] => {
@@ -91,6 +103,7 @@ export function parseOptions(argv: string[]): RunOptions {
     budgetMin: Number(values['budget-min'] ?? (smoke ? 2 : 14)),
     tsx: values.tsx ?? false,
     gatewayNodeOptions: values['gateway-node-options'] ?? DEPLOYED_GATEWAY_NODE_OPTIONS,
+    auth: parseAuth(values.auth),
   };
 }
 
@@ -136,7 +149,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     sizes,
     smoke: options.smoke,
     systems: options.systems.map((s) => SYSTEMS[s]),
-    serverEnv: { redisUrl, databaseUrl: dbUrl.toString(), keyPrefix, profileDir: null, buildDir: options.tsx ? null : buildDir, gatewayNodeOptions: options.gatewayNodeOptions ?? undefined },
+    serverEnv: { redisUrl, databaseUrl: dbUrl.toString(), keyPrefix, profileDir: null, buildDir: options.tsx ? null : buildDir, gatewayNodeOptions: options.gatewayNodeOptions ?? undefined, extraEnv: benchAuthEnv(options.auth ?? true) },
     redisUrl,
     redisPid,
     allocJobs(count) {
@@ -150,11 +163,12 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
 
   const scenarios: ScenarioReport[] = [];
   let pipeline: PipelineFigures | null = null;
+  let emitCost: EmitCostFigures | null = null;
   const uws = detectUwsRuntime();
   try {
     log(`bench ${options.smoke ? 'smoke' : 'full'} run: scenarios ${options.scenarios.join(',')}, systems ${options.systems.join(',')}; redis ${redisUrl} (pid ${redisPid}), database ${dbName}`);
     for (const id of options.scenarios) {
-      const report: ScenarioReport = { id, title: scenarioTitles(sizes, options.smoke)[id], loadAvgAtStart: loadAverage(), durationS: 0, figures: [], skipped: null, errors: [] };
+      const report: ScenarioReport = { id, title: { ...scenarioTitles(sizes, options.smoke), S7: SCENARIOS.S7 }[id], loadAvgAtStart: loadAverage(), durationS: 0, figures: [], skipped: null, errors: [] };
       scenarios.push(report);
       const t0 = Date.now();
       if (Date.now() > deadline) {
@@ -166,7 +180,13 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
         mkdirSync(ctx.serverEnv.profileDir, { recursive: true });
       }
       log(`${id}: ${report.title} (load ${report.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')})`);
-      if (id === 'S5') {
+      if (id === 'S7') {
+        try {
+          emitCost = await measureEmitCost(options.smoke ? S7_SMOKE : S7_FULL, log);
+        } catch (error) {
+          report.errors.push(`emit cost: ${errorText(error)}`);
+        }
+      } else if (id === 'S5') {
         if (!options.systems.includes('gateway')) report.skipped = 'needs the gateway among the systems';
         else if (!pipelineAvailable()) report.skipped = 'not available: worker/main.ts is not there yet';
         else {
@@ -262,6 +282,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     systems: options.systems,
     scenarios,
     pipeline,
+    emitCost,
     ratios: computeRatios(scenarios),
     targets: checkTargets(scenarios, pipeline, options.smoke),
     profiles,
@@ -285,6 +306,11 @@ export function smokeProblems(report: BenchReport): string[] {
     if (s.id === 'S5') {
       const p = report.pipeline;
       if (!s.skipped && (!p || p.jobs <= 0 || p.completed !== p.jobs)) problems.push(`S5: ${p ? `${p.completed} of ${p.jobs} jobs completed` : 'no pipeline figure'}`);
+      continue;
+    }
+    if (s.id === 'S7') {
+      // Every event published must have reached the subscriber, or the figures are off.
+      if (!s.skipped && !report.emitCost) problems.push('S7: no emit-cost figures');
       continue;
     }
     for (const system of report.systems) {
@@ -325,7 +351,7 @@ function errorText(error: unknown): string {
 
 const USAGE = `usage: npm run bench -- [options]
   --smoke                   seconds-long tiny run (CI); results under test/bench/results/smoke/
-  --scenario S1,S2,...      scenarios to run (default all: S1-S5)
+  --scenario S1,S2,...      scenarios to run (default all: S1-S5, S7)
   --systems gateway,...     systems (default gateway,relay,seed,socketio)
   --profile                 CPU profiles of the servers and workers, summarized in the report
   --out DIR                 where to write the report (default test/bench/results/)
@@ -333,7 +359,8 @@ const USAGE = `usage: npm run bench -- [options]
   --database-url URL        Postgres to create the bench database in (default $DATABASE_URL or local)
   --budget-min N            start no scenario after N minutes (default 14; smoke 2)
   --tsx                     run the servers from source under tsx (default: compiled, as in production)
-  --gateway-node-options S  NODE_OPTIONS for the gateway processes (default: Dockerfile.gateway's)`;
+  --gateway-node-options S  NODE_OPTIONS for the gateway processes (default: Dockerfile.gateway's)
+  --auth on|off             the gateway's access control (default on, as deployed; clients send watch tokens)`;
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
   const args = process.argv.slice(2);

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import { expect } from 'vitest';
-import type { JobParams } from '../../shared/api.js';
+import type { JobParamsInput as JobParams } from '../../shared/api.js';
 import type { Database } from '../../shared/db/database.js';
 import { findJob } from '../../shared/db/jobs.repository.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';

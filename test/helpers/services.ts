@@ -82,6 +82,14 @@ export function serviceEnv(parts: { databaseUrl: string; keyPrefix: string; redi
     DATABASE_URL: parts.databaseUrl,
     KEY_PREFIX: parts.keyPrefix,
     LOG_LEVEL: 'info',
+    // The tests start gateways open and with roomy abuse limits, unless a test asks otherwise:
+    // they open hundreds of sockets a second from one address.
+    AUTH_ENABLED: 'false',
+    RATE_LIMIT_JOBS_PER_MINUTE: '100000',
+    RATE_LIMIT_UPGRADES_PER_SECOND_PER_IP: '1000000',
+    MAX_CONNECTIONS_PER_IP: '1000000',
+    WS_MESSAGES_PER_SECOND: '1000',
+    REPLAY_BYTES_PER_SECOND: '1073741824',
     SCRAPER_LATENCY_MS: '20',
     JOB_BACKOFF_MS: '100',
     ...extra,

@@ -45,7 +45,10 @@ describe('benchmark smoke run', () => {
       expect(f.late, `${f.scenario} ${f.system} ${f.step}: events missing at the end`).toBe(0);
     }
     // S5 ran: present, not skipped, every job completed.
-    expect(report.scenarios.map((s) => s.id)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S7']);
+    // S7 measured the emit script and a bare PUBLISH, and every event reached the subscriber.
+    expect(report.emitCost?.rows.map((r) => r.what)).toEqual(['emit ×1', 'emit ×3', 'publish', 'emit ×1', 'emit ×3', 'publish']);
+    expect(report.emitCost?.notes).toEqual([]);
     expect(report.scenarios.find((s) => s.id === 'S5')!.skipped).toBeNull();
     expect(report.pipeline).not.toBeNull();
     expect(report.pipeline!.jobs).toBe(report.sizes.s5.jobs);

@@ -8,6 +8,7 @@ import { createScrapeQueue, enqueueScrape } from '../../shared/queue.js';
 import { RedisKeys } from '../../shared/redis/keys.js';
 import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
 import { createTestDatabase, createTestRedis, serviceEnv, testConfig, type TestDatabase, type TestRedis } from '../helpers/services.js';
+import { AUTH_ON, createKey } from '../helpers/auth.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
@@ -22,9 +23,9 @@ const range = (from: number, to: number) => `${day(from, inDays(from).slice(0, 4
  * Example), verbatim but for its first two lines (job id and gateway URL). It runs with a
  * `console` and UI stubs that record into window.events instead of printing.
  */
-const SEED_CLIENT = (jobId: number, port: number) => `
+const SEED_CLIENT = (jobId: number, port: number, query = '') => `
 const jobId = ${jobId};
-const ws = new WebSocket(\`ws://127.0.0.1:${port}/ws/scraping/\${jobId}\`);
+const ws = new WebSocket(\`ws://127.0.0.1:${port}/ws/scraping/\${jobId}${query}\`);
 
 ws.onopen = () => {
   console.log('Connected to scraping job', jobId);
@@ -57,7 +58,8 @@ ws.onclose = () => {
 };
 `;
 
-const SEED_PAGE = (jobId: number, port: number) => `<!doctype html>
+/** With access control on, the seed's client adds `?token=…` (the job's watch token) to its URL: `query`. */
+const SEED_PAGE = (jobId: number, port: number, query = '') => `<!doctype html>
 <meta charset="utf-8"><title>seed client</title>
 <script>
   window.events = [];
@@ -74,7 +76,7 @@ const SEED_PAGE = (jobId: number, port: number) => `<!doctype html>
         this.addEventListener('message', (e) => window.events.push({ kind: 'frame', args: [e.data] }));
       }
     };
-    ${SEED_CLIENT(jobId, port)}
+    ${SEED_CLIENT(jobId, port, query)}
   })({ log: record('log'), error: record('error') });
 </script>`;
 
@@ -293,5 +295,105 @@ describe('in headless Chromium', () => {
     expect(response.headers.get('content-type')).toContain('text/javascript');
     expect(response.headers.get('content-encoding')).toBe('gzip');
     expect(await response.text()).toMatch(/export\s*\{[^}]*JobStream/);
+  });
+});
+
+describe('in headless Chromium, with access control on', () => {
+  let database: TestDatabase;
+  let redis: TestRedis;
+  let gateway: ServiceProcess;
+  let worker: ServiceProcess;
+  let browser: Browser;
+  let port: number;
+  let key: string;
+
+  beforeAll(async () => {
+    [database, redis] = await Promise.all([createTestDatabase(), createTestRedis()]);
+    key = await createKey(database.url, 'dashboard');
+    const env = serviceEnv(
+      { databaseUrl: database.url, keyPrefix: redis.keyPrefix },
+      { ...AUTH_ON, PORT: '0', SCRAPER_LATENCY_MS: '100', ORCHESTRATOR_CONCURRENCY: '2' },
+    );
+    [gateway, worker, browser] = await Promise.all([
+      startService('gateway', env),
+      startService('worker', env),
+      chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] }),
+    ]);
+    port = await gatewayPort(gateway);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([gateway?.stop(), worker?.stop()]);
+    await Promise.all([database?.drop(), redis?.cleanup()]);
+  });
+
+  const rowCount = async () => Number((await database.db.selectFrom('scraping_jobs').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+  it('the dashboard asks for a key, then enqueues with it and follows the job to 100 % under its CSP', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.getByLabel('To').fill('BCN');
+    await page.getByLabel('Kiwi.com').uncheck();
+    await page.getByLabel('Skyscanner').uncheck();
+    await page.getByRole('button', { name: 'Start search' }).click();
+    await expect.poll(() => page.locator('#api-key-error').textContent()).toContain('Enter an API key');
+    expect(await rowCount()).toBe(0);
+
+    await page.getByLabel('Key for this gateway').fill(key);
+    await page.getByRole('button', { name: 'Start search' }).click();
+    await expect.poll(() => page.locator('#progress-text').textContent(), { timeout: 30_000 }).toBe('100 %');
+    await expect.poll(() => page.locator('#connection').textContent()).toBe('finished');
+    expect(await page.locator('#job-status').textContent()).toBe('completed');
+
+    // Watching by id mints a token with the key; a job that is not ours (here: none) is not found.
+    const title = (await page.locator('#job-title').textContent())!.replace('Job #', '');
+    await page.reload();
+    await expect.poll(() => page.locator('#progress-text').textContent(), { timeout: 15_000 }).toBe('100 %');
+    expect(page.url()).toContain(`#job=${title}`);
+    await page.getByLabel('Job id').fill('2000000000');
+    await page.getByRole('button', { name: 'Watch' }).click();
+    await expect.poll(() => page.locator('#log').textContent()).toContain('Job 2000000000 not found');
+    // The browser logs the refused POST (401) and the 404 of the token request itself; nothing else.
+    expect(problems.filter((p) => !/status of (401|404)/.test(p))).toEqual([]);
+    await page.close();
+  });
+
+  it("the original document's JavaScript client follows a job with ?token= added to its URL", async () => {
+    // A job of the key's, not queued yet, so that the client is connected before its first event.
+    const job = await insertPendingJob(database.db, { origins: ['MUC'], destinations: ['LIS'], date_ranges: [['2027-04-01', '2027-04-05']], scrapers: ['sim-ryanair'] });
+    const owner = await database.db.selectFrom('api_keys').select('id').where('name', '=', 'dashboard').executeTakeFirstOrThrow();
+    await database.db.updateTable('scraping_jobs').set({ owner_key_id: owner.id }).where('id', '=', job.id).execute();
+    const minted = await fetch(`http://127.0.0.1:${port}/api/jobs/${job.id}/watch-tokens`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+    const created = { body: { job_id: job.id, watch_token: ((await minted.json()) as { watch_token: string }).watch_token } };
+    const page = await browser.newPage();
+    await page.setContent(SEED_PAGE(created.body.job_id, port, `?token=${created.body.watch_token}`));
+    await page.waitForFunction(() => (window as unknown as { events: { kind: string }[] }).events.some((e) => e.kind === 'frame'));
+    const queueConnection = redis.redis.duplicate({ maxRetriesPerRequest: null });
+    const queue = createScrapeQueue(testConfig({ KEY_PREFIX: redis.keyPrefix }), queueConnection);
+    await enqueueScrape(queue, job.id);
+    await queue.close();
+    queueConnection.disconnect();
+    await page.waitForFunction(
+      () => (window as unknown as { events: { args: unknown[] }[] }).events.some((e) => e.args[0] === 'WebSocket closed'),
+      undefined,
+      { timeout: 30_000 },
+    );
+    const events = await page.evaluate(() => (window as unknown as { events: { kind: string; args: unknown[] }[] }).events);
+    const logs = events.filter((e) => e.kind === 'log').map((e) => e.args.join(' '));
+    expect(logs[0]).toBe(`Connected to scraping job ${created.body.job_id}`);
+    expect(logs.slice(-2)).toEqual(['Job finished successfully!', 'WebSocket closed']);
+    expect(events.filter((e) => e.kind === 'error')).toEqual([]);
+    await page.close();
+    // Without the token the same client is refused at the upgrade.
+    const refusedPage = await browser.newPage();
+    await refusedPage.setContent(SEED_PAGE(created.body.job_id, port));
+    await refusedPage.waitForFunction(() => (window as unknown as { events: { args: unknown[] }[] }).events.some((e) => e.args[0] === 'WebSocket closed'));
+    const refused = await refusedPage.evaluate(() => (window as unknown as { events: { kind: string }[] }).events);
+    expect(refused.filter((e) => e.kind === 'frame')).toEqual([]);
+    expect(refused.filter((e) => e.kind === 'error')).toHaveLength(1);
+    await refusedPage.close();
   });
 });

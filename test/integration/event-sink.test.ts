@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrapingEventSchema, type EventDraft, type ScrapingEvent } from '../../shared/events.js';
 import { JobEventLog } from '../../shared/redis/job-event-log.js';
@@ -5,6 +7,7 @@ import { RedisKeys } from '../../shared/redis/keys.js';
 import type { JobEventSink } from '../../worker/events/job-event-sink.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
 import { RedisEventSink } from '../../worker/events/redis-event-sink.js';
+import { PrivateRedis } from '../helpers/private-redis.js';
 import { createTestRedis, type TestRedis } from '../helpers/services.js';
 
 const draft = (message: string, over: Partial<EventDraft> = {}): EventDraft => ({
@@ -104,5 +107,92 @@ describe.each(implementations)('JobEventSink contract (%s)', (_name, make) => {
     await expect(bad).rejects.toThrow();
     expect((await good).seq).toBe(1);
     expect((await events(7)).map((e) => e.message)).toEqual(['good']);
+  });
+});
+
+describe('RedisEventSink pipelining', () => {
+  const make = (pipeline: boolean) => {
+    const keys = new RedisKeys(`${t.keyPrefix}${Math.random().toString(36).slice(2)}:`);
+    const replies: string[] = [];
+    const calls: number[] = [];
+    // The first call of a job leaves late, as an EVALSHA re-sent as EVAL after NOSCRIPT does:
+    // the second call overtakes it on the wire.
+    class LateFirstCall extends JobEventLog {
+      override async appendMany(...args: Parameters<JobEventLog['appendMany']>) {
+        calls.push(args[1].length);
+        if (args[3]?.index === 1 && args[3].previous === undefined && replies.length === 0) await new Promise((r) => setTimeout(r, 50));
+        const reply = await super.appendMany(...args);
+        replies.push(reply.kind);
+        return reply;
+      }
+    }
+    const sink = new RedisEventSink(new LateFirstCall(t.redis, keys, { maxEvents: 1000, retentionSeconds: 60 }), { pipeline });
+    const stored = async (jobId: number) => (await t.redis.lrange(keys.jobHistory(jobId), 0, -1)).map((e) => scrapingEventSchema.parse(JSON.parse(e)));
+    return { sink, replies, calls, stored };
+  };
+
+  it("sends a tick's emits in one call and the next tick's without waiting; an overtaking call is refused and re-sent in order", async () => {
+    const { sink, replies, calls, stored } = make(true);
+    const first = [sink.emit(1, draft('a')), sink.emit(1, draft('b')), sink.emit(1, draft('c'))];
+    await new Promise((r) => setImmediate(r));
+    const second = [sink.emit(1, draft('d')), sink.emit(1, draft('e'))];
+    const seqs = (await Promise.all([...first, ...second])).map((e) => e.seq);
+    expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    expect(calls.slice(0, 2)).toEqual([3, 2]);
+    // The second call ran into the order check, then went again after the first.
+    expect(replies).toEqual(['order', 'applied', 'applied']);
+    expect((await stored(1)).map((e) => [e.seq, e.message])).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd'], [5, 'e']]);
+  });
+
+  it('without pipelining sends one emit per call, each after the previous reply', async () => {
+    const { sink, calls, replies, stored } = make(false);
+    const seqs = (await Promise.all(['a', 'b', 'c'].map((m) => sink.emit(2, draft(m))))).map((e) => e.seq);
+    expect(seqs).toEqual([1, 2, 3]);
+    expect(calls).toEqual([1, 1, 1]);
+    expect(replies).toEqual(['applied', 'applied', 'applied']);
+    expect((await stored(2)).map((e) => e.message)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('RedisEventSink when Redis loses its script cache mid-stream', () => {
+  it("keeps a job's emits in call order while scripts are flushed and reloaded under it", async () => {
+    // A Redis of the test's own: flushing the script cache must not disturb anyone else.
+    const server = await PrivateRedis.start();
+    const redis = new Redis(server.url);
+    const chaos = new Redis(server.url);
+    try {
+      const keys = new RedisKeys('flush:');
+      const sink = new RedisEventSink(new JobEventLog(redis, keys, { maxEvents: 10_000, retentionSeconds: 60 }));
+      const script = readFileSync(new URL('../../shared/redis/emit-event-3.lua', import.meta.url), 'utf8');
+      let running = true;
+      let flushes = 0;
+      // Another client flushes the cache and loads the script again, over and over: some EVALSHAs
+      // fail with NOSCRIPT and are re-sent as EVAL while later ones already succeed.
+      const flusher = (async () => {
+        while (running) {
+          await chaos.script('FLUSH');
+          flushes += 1;
+          await new Promise((r) => setImmediate(r));
+          await chaos.script('LOAD', script);
+          await new Promise((r) => setTimeout(r, Math.random() * 2));
+        }
+      })();
+      const pending: Promise<unknown>[] = [];
+      for (let tick = 0; tick < 400; tick++) {
+        for (let k = 0; k < 3; k++) pending.push(sink.emit(1, draft(`e${tick * 3 + k}`)));
+        await new Promise((r) => setImmediate(r));
+      }
+      const results = (await Promise.all(pending)) as { seq: number }[];
+      running = false;
+      await flusher;
+      expect(flushes).toBeGreaterThan(10);
+      expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
+      const stored = (await redis.lrange(keys.jobHistory(1), 0, -1)).map((e) => scrapingEventSchema.parse(JSON.parse(e)));
+      expect(stored.map((e) => e.message)).toEqual(Array.from({ length: 1200 }, (_, i) => `e${i}`));
+    } finally {
+      redis.disconnect();
+      chaos.disconnect();
+      await server.stop();
+    }
   });
 });

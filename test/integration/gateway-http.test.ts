@@ -51,7 +51,14 @@ describe('gateway HTTP API', () => {
     });
     expect(await counts()).toEqual({ rows: before.rows + 1, queued: before.queued + 1 });
     const row = await database.db.selectFrom('scraping_jobs').selectAll().where('id', '=', body.job_id).executeTakeFirstOrThrow();
-    expect(row.params).toEqual({ ...valid, destinations: ['BCN', 'LIS'], scrapers: ['sim-ryanair', 'sim-wizzair', 'sim-skyscanner', 'sim-kiwi'] });
+    expect(row.params).toEqual({ ...valid, destinations: ['BCN', 'LIS'], scrapers: ['sim-ryanair', 'sim-wizzair', 'sim-skyscanner', 'sim-kiwi'], adults: 2, children: 2, currency: 'EUR' });
+  });
+
+  it('stores the party and currency a family asks for', async () => {
+    const { status, body } = await post(JSON.stringify({ ...valid, adults: 1, children: 3, currency: 'gbp' }));
+    expect(status).toBe(202);
+    const row = await database.db.selectFrom('scraping_jobs').select('params').where('id', '=', body.job_id).executeTakeFirstOrThrow();
+    expect(row.params).toMatchObject({ adults: 1, children: 3, currency: 'GBP' });
   });
 
   const badBodies: [string, string, string | RegExp][] = [
@@ -63,6 +70,9 @@ describe('gateway HTTP API', () => {
     ['too many routes', JSON.stringify({ ...valid, origins: airports('A', 10), destinations: airports('B', 10), date_ranges: [[inDays(60), inDays(67)], [inDays(90), inDays(97)]] }), 'too many searches'],
     ['unknown scraper', JSON.stringify({ ...valid, scrapers: ['sim-nope'] }), 'sim-ryanair'],
     ['unknown field', JSON.stringify({ ...valid, priority: 1 }), 'priority'],
+    ['no adult', JSON.stringify({ ...valid, adults: 0 }), 'at least one adult'],
+    ['negative children', JSON.stringify({ ...valid, children: -1 }), 'must not be negative'],
+    ['bad currency', JSON.stringify({ ...valid, currency: 'EURO' }), 'ISO 4217'],
     ['non-JSON', '{"origins": [', 'not valid JSON'],
   ];
 

@@ -102,3 +102,95 @@ describe('JobEventLog (Redis)', () => {
     expect(await t.redis.exists(keys.jobState(5))).toBe(0);
   });
 });
+
+describe('JobEventLog emit script: several events a call, expiry when due, order of a writer', () => {
+  let t: TestRedis;
+  let log: JobEventLog;
+  let keys: RedisKeys;
+
+  beforeAll(async () => {
+    t = await createTestRedis();
+    keys = new RedisKeys(t.keyPrefix);
+    log = new JobEventLog(t.redis, keys, { maxEvents: 5, retentionSeconds: 60 });
+  });
+  afterAll(() => t.cleanup());
+
+  it('appends, publishes and numbers several events of one call in order, and keeps the cap exact', async () => {
+    const sub = t.redis.duplicate();
+    const got: string[] = [];
+    sub.on('message', (_channel, message) => got.push(message));
+    await sub.subscribe(keys.jobChannel(10));
+    const started = draft({ event_type: 'job_started', progress: 0, message: 'a' });
+    const reply = await log.appendMany(10, [started, draft({ message: 'b', progress: null }), draft({ message: 'c', progress: 40, results_count: 9 })]);
+    expect(reply).toMatchObject({ kind: 'applied', lastSeq: 3 });
+    await expect.poll(() => got.map(seqOfPayload)).toEqual([1, 2, 3]);
+    const events = (await t.redis.lrange(keys.jobHistory(10), 0, -1)).map((h) => scrapingEventSchema.parse(JSON.parse(h)));
+    expect(events.map((e) => [e.seq, e.message, e.progress])).toEqual([[1, 'a', 0], [2, 'b', null], [3, 'c', 40]]);
+    const { state } = await log.read(10);
+    expect(state).toMatchObject({ seq: 3, progress: 40, results_count: 9, started_at: started.timestamp });
+    expect(state!.completed_at).toBeUndefined();
+
+    // 3 + 4 events: the history holds exactly the last 5.
+    await log.appendMany(10, [draft(), draft(), draft(), draft({ event_type: 'job_completed', status: 'completed', progress: 100 })]);
+    expect((await t.redis.lrange(keys.jobHistory(10), 0, -1)).map(seqOfPayload)).toEqual([3, 4, 5, 6, 7]);
+    expect((await log.read(10)).state).toMatchObject({ seq: 7, status: 'completed', progress: 100 });
+    expect((await log.read(10)).state!.completed_at).toBeDefined();
+    sub.disconnect();
+  });
+
+  it('keeps both keys at least the retention after the last event, refreshing expiry only when due', async () => {
+    await log.append(11, draft());
+    const ttl = await t.redis.ttl(keys.jobState(11));
+    expect(ttl).toBeGreaterThanOrEqual(60);
+    expect(ttl).toBeLessThanOrEqual(66);
+    // Not due: a call leaves the expiry alone (it would have set it back to 66).
+    await t.redis.expire(keys.jobState(11), 63);
+    await t.redis.expire(keys.jobHistory(11), 63);
+    await log.append(11, draft());
+    expect(await t.redis.ttl(keys.jobState(11))).toBeLessThanOrEqual(63);
+    // Due (less than the retention left): refreshed, on both keys.
+    await t.redis.expire(keys.jobState(11), 30);
+    await t.redis.expire(keys.jobHistory(11), 30);
+    await log.append(11, draft());
+    expect(await t.redis.ttl(keys.jobState(11))).toBeGreaterThanOrEqual(60);
+    expect(await t.redis.ttl(keys.jobHistory(11))).toBeGreaterThanOrEqual(60);
+  });
+
+  it("refuses a writer's call that overtook its previous one, and never applies a call twice", async () => {
+    const writer = (index: number, previous?: number) => ({ token: 'w1', index, previous });
+    expect(await log.appendMany(12, [draft({ message: 'second' })], 0, writer(2, 1))).toEqual({ kind: 'order', done: null });
+    expect(await t.redis.exists(keys.jobState(12), keys.jobHistory(12))).toBe(0);
+    expect(await log.appendMany(12, [draft({ message: 'first' })], 0, writer(1))).toMatchObject({ kind: 'applied', lastSeq: 1 });
+    expect(await log.appendMany(12, [draft({ message: 'third' })], 0, writer(3, 2))).toEqual({ kind: 'order', done: 1 });
+    expect(await log.appendMany(12, [draft({ message: 'second' })], 0, writer(2, 1))).toMatchObject({ kind: 'applied', lastSeq: 2 });
+    // The same call again (a re-send after a dropped connection): reported, not applied twice.
+    expect(await log.appendMany(12, [draft({ message: 'second' })], 0, writer(2, 1))).toMatchObject({ kind: 'applied', lastSeq: 2 });
+    // Another writer's calls are not held back by this one's numbering.
+    expect(await log.appendMany(12, [draft({ message: 'other' })], 0, { token: 'w2', index: 1 })).toMatchObject({ kind: 'applied', lastSeq: 3 });
+    const history = (await t.redis.lrange(keys.jobHistory(12), 0, -1)).map((h) => scrapingEventSchema.parse(JSON.parse(h)).message);
+    expect(history).toEqual(['first', 'second', 'other']);
+  });
+});
+
+describe('JobEventLog after a failover that lost the tail', () => {
+  let t: TestRedis;
+  beforeAll(async () => {
+    t = await createTestRedis();
+  });
+  afterAll(() => t.cleanup());
+
+  it('starts a new epoch above the floor when the live state is behind a seq the writer was given', async () => {
+    const keys = new RedisKeys(t.keyPrefix);
+    const log = new JobEventLog(t.redis, keys, { maxEvents: 50, retentionSeconds: 60 });
+    const first = await log.append(1, draft());
+    await log.append(1, draft());
+    // The replica that took over had seq 2; the writer had been given 5.
+    const after = await log.append(1, draft(), 5);
+    expect(after.seq).toBe(6);
+    expect(after.epoch).not.toBe(first.epoch);
+    expect((await t.redis.lrange(keys.jobHistory(1), 0, -1)).map(seqOfPayload)).toEqual([6]);
+    expect((await log.read(1, 2)).history).toBe('gap');
+    // A floor at or below the state changes nothing.
+    expect(await log.append(1, draft(), 6)).toEqual({ seq: 7, epoch: after.epoch });
+  });
+});

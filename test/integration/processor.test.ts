@@ -1,15 +1,18 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countFlightsOfJob } from '../../shared/db/flights.repository.js';
+import { z } from 'zod';
+import { countOffersOfJob as countFlightsOfJob } from '../../shared/db/offers.repository.js';
 import { findJob, insertPendingJob, markJobCompleted, markJobRunning, recordLastSeq } from '../../shared/db/jobs.repository.js';
 import type { EventDraft } from '../../shared/events.js';
 import { createLogger } from '../../shared/logger.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
 import { FlightOrchestrator } from '../../worker/orchestrator/orchestrator.js';
 import { createScrapeProcessor } from '../../worker/processor.js';
-import { createScrapers } from '../../worker/scrapers/index.js';
+import { flightSearchKind } from '../../worker/jobs/flight-search.kind.js';
+import { jobKinds, type JobKind } from '../../worker/jobs/job-kind.js';
 import { oneToN, params, seqs } from '../helpers/jobs.js';
-import { createTestDatabase, testConfig, type TestDatabase } from '../helpers/services.js';
+import { configuredScrapers } from '../helpers/scrapers.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
 
 /** The fields of a BullMQ job the processor reads. */
 const bullJob = (jobId: number, attempt: { made?: number; attempts?: number } = {}) =>
@@ -25,9 +28,8 @@ describe('scrape processor (in process, real Postgres, in-memory events)', () =>
   afterAll(() => pg?.drop());
 
   function setup(sink = new MemoryEventSink()) {
-    const config = testConfig({ SCRAPER_LATENCY_MS: '0' });
-    const orchestrator = new FlightOrchestrator({ scrapers: createScrapers(config.worker), db: pg.db, concurrency: 4, failureThreshold: 1, log });
-    return { sink, process: createScrapeProcessor({ db: pg.db, sink, orchestrator, log, workerId: 'w-test' }) };
+    const orchestrator = new FlightOrchestrator({ scrapers: configuredScrapers({ SCRAPER_LATENCY_MS: '0' }), db: pg.db, concurrency: 4, failureThreshold: 1, log });
+    return { sink, process: createScrapeProcessor({ db: pg.db, sink, kinds: jobKinds(flightSearchKind(orchestrator)), log, workerId: 'w-test' }) };
   }
 
   it('resumes a job another worker started: a resume notice instead of a second job_started, seq continuing', async () => {
@@ -47,6 +49,37 @@ describe('scrape processor (in process, real Postgres, in-memory events)', () =>
     expect(events.at(-1)!.event_type).toBe('job_completed');
     const done = (await findJob(pg.db, row.id))!;
     expect(done).toMatchObject({ status: 'completed', last_seq: events.length, items_scraped: result!.itemsScraped });
+  });
+
+  it('runs any kind of job through the same lifecycle: its schema, its run, its outcome; an unknown kind fails the job', async () => {
+    const sink = new MemoryEventSink();
+    const echo: JobKind<{ words: string[] }> = {
+      name: 'echo',
+      paramsSchema: z.object({ words: z.array(z.string()).min(1) }),
+      async run({ params: p, progress }) {
+        await progress.emitJobProgress({ progress: 50, resultsCount: p.words.length, message: p.words.join(' ') });
+        return { resultsCount: p.words.length, message: `echoed ${p.words.length} words`, metadata: { words: p.words } };
+      },
+    };
+    const process = createScrapeProcessor({ db: pg.db, sink, kinds: jobKinds(echo), log, workerId: 'w-test' });
+    const insert = (jobType: string) =>
+      pg.db.insertInto('scraping_jobs').values({ status: 'pending', job_type: jobType, params: JSON.stringify({ words: ['hello', 'kinds'] }) as never }).returning('id').executeTakeFirstOrThrow();
+
+    const row = await insert('echo');
+    expect(await process(bullJob(row.id))).toEqual({ jobId: row.id, itemsScraped: 2 });
+    expect(sink.events(row.id).map((e) => [e.event_type, e.message])).toEqual([
+      ['job_started', `Job ${row.id} started`],
+      ['job_progress', 'hello kinds'],
+      ['job_completed', 'echoed 2 words'],
+    ]);
+    expect(sink.events(row.id)[0]!.metadata).toMatchObject({ job_type: 'echo', params: { words: ['hello', 'kinds'] } });
+    expect(sink.events(row.id)[2]!.metadata).toMatchObject({ words: ['hello', 'kinds'], duration: expect.any(Number) });
+    expect(await findJob(pg.db, row.id)).toMatchObject({ status: 'completed', items_scraped: 2 });
+
+    const unknown = await insert('hotels');
+    await expect(process(bullJob(unknown.id))).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(await findJob(pg.db, unknown.id)).toMatchObject({ status: 'failed', error_message: expect.stringContaining('unknown kind "hotels"') });
+    expect(sink.events(unknown.id).at(-1)).toMatchObject({ event_type: 'job_failed', metadata: { code: 'JOB_INVALID' } });
   });
 
   it('numbers events above the row\'s last_seq when the event stream was lost', async () => {

@@ -1,21 +1,20 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { JobParams } from '../../shared/api.js';
+import type { JobParamsInput as JobParams } from '../../shared/api.js';
 import { insertPendingJob } from '../../shared/db/jobs.repository.js';
 import { createLogger } from '../../shared/logger.js';
 import { enqueueScrape } from '../../shared/queue.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
 import { FlightOrchestrator } from '../../worker/orchestrator/orchestrator.js';
 import { ProgressTracker } from '../../worker/progress-tracker.js';
-import { createScrapers } from '../../worker/scrapers/index.js';
 import { flightCounts, oneToN, params, seqs, waitForFinishedJob } from '../helpers/jobs.js';
-import { testConfig, type TestDatabase } from '../helpers/services.js';
+import { configuredScrapers } from '../helpers/scrapers.js';
+import { type TestDatabase } from '../helpers/services.js';
 import { startWorkerFixture, type WorkerFixture } from '../helpers/worker-fixture.js';
 
 /** What an uninterrupted run of the job finds: the deduplicated flights of its deterministic scrapers. */
 async function expectedFlights(db: TestDatabase['db'], jobParams: JobParams): Promise<number> {
-  const config = testConfig({ SCRAPER_LATENCY_MS: '0' });
   const orchestrator = new FlightOrchestrator({
-    scrapers: createScrapers(config.worker),
+    scrapers: configuredScrapers({ SCRAPER_LATENCY_MS: '0' }),
     db,
     concurrency: 8,
     failureThreshold: 1,
@@ -91,7 +90,7 @@ describe('worker crash and shutdown', () => {
     expect(events.at(-1)!.event_type).toBe('job_completed');
     expect(seqs(events)).toEqual(oneToN(events.length));
     // The exit can be seen before the last piped log lines are read.
-    await expect.poll(() => worker.lines.at(-1)?.msg).toBe('worker stopped');
+    await expect.poll(() => worker.lines.at(-1)?.msg, { timeout: 10_000 }).toBe('worker stopped');
     const messages = worker.lines.map((l) => l.msg);
     expect(messages.indexOf('job completed')).toBeGreaterThan(messages.indexOf('worker stopping: finishing active jobs'));
   });

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countFlightsOfJob } from '../../shared/db/flights.repository.js';
+import { countOffersOfJob as countFlightsOfJob } from '../../shared/db/offers.repository.js';
 import { findJob, insertPendingJob } from '../../shared/db/jobs.repository.js';
 import { createLogger } from '../../shared/logger.js';
 import { bullmqJobId, createScrapeQueue, enqueueScrape, type ScrapeJobData } from '../../shared/queue.js';
@@ -141,16 +141,18 @@ describe('worker pipeline: queue → worker process → Postgres and Redis', () 
       destination: 'OPO',
       departDate: '2026-11-02',
       returnDate: '2026-11-09',
+      party: { adults: 2, children: 2 },
+      currency: 'EUR',
       signal: new AbortController().signal,
     });
     expect(await orchestrator.saveToDatabase(flights, { jobId: row.id })).toBe(flights.length);
     expect(await orchestrator.saveToDatabase([...flights, ...flights], { jobId: row.id })).toBe(flights.length);
-    const repriced = flights.map((f) => ({ ...f, price: f.price + 1 }));
+    const repriced = flights.map((f) => ({ ...f, price_per_person: f.price_per_person + 1, total_price: f.total_price + 4 }));
     expect(await orchestrator.saveToDatabase(repriced, { jobId: row.id })).toBe(flights.length);
     expect(await flightCounts(pg.db, row.id)).toEqual({ rows: flights.length, offers: flights.length });
     const prices = await pg.db.selectFrom('flights').select('price').where('scraping_job_id', '=', row.id).orderBy('outbound_flight_number').execute();
     expect(prices.map((p) => Number(p.price))).toEqual(
-      [...repriced].sort((a, b) => a.outbound_flight_number.localeCompare(b.outbound_flight_number)).map((f) => f.price),
+      [...repriced].sort((a, b) => a.outbound_flight_number!.localeCompare(b.outbound_flight_number!)).map((f) => f.price_per_person),
     );
   });
 });

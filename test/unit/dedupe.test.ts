@@ -6,13 +6,17 @@ const offer = (over: Partial<ScrapedFlight>): ScrapedFlight => ({
   origin: 'MUC',
   destination: 'BCN',
   airline: 'Ryanair',
+  airline_code: 'FR',
   outbound_flight_number: 'FR100',
   return_flight_number: 'FR101',
   departure_date: '2026-12-20',
   departure_time: '10:00',
+  arrival_time: '12:00',
   return_date: '2026-12-27',
   return_time: '18:00',
-  price: 100,
+  return_arrival_time: '20:00',
+  price_per_person: 100,
+  total_price: 400,
   currency: 'EUR',
   source: 'sim-ryanair',
   booking_url: 'https://example.invalid/x',
@@ -22,9 +26,9 @@ const offer = (over: Partial<ScrapedFlight>): ScrapedFlight => ({
 describe('dedupeFlights', () => {
   it('keeps the cheapest offer of one flight sold by several sources', () => {
     const flights = [
-      offer({ source: 'sim-ryanair', price: 120 }),
-      offer({ source: 'sim-skyscanner', price: 99.5, departure_time: '10:05' }),
-      offer({ source: 'sim-kiwi', price: 110 }),
+      offer({ source: 'sim-ryanair', total_price: 120 }),
+      offer({ source: 'sim-skyscanner', total_price: 99.5, departure_time: '10:05' }),
+      offer({ source: 'sim-kiwi', total_price: 110 }),
     ];
     expect(dedupeFlights(flights)).toEqual([flights[1]]);
   });
@@ -40,7 +44,7 @@ describe('dedupeFlights', () => {
   it('never merges different airlines, routes, departure dates or return dates', () => {
     const flights = [
       offer({}),
-      offer({ airline: 'Wizz Air', source: 'sim-wizzair' }),
+      offer({ airline: 'Wizz Air', airline_code: 'W6', source: 'sim-wizzair' }),
       offer({ destination: 'BUD' }),
       offer({ departure_date: '2026-12-21' }),
       offer({ return_date: '2026-12-28' }),
@@ -50,14 +54,14 @@ describe('dedupeFlights', () => {
 
   it('gives the same result whatever order the offers arrive in', () => {
     const flights = [
-      offer({ departure_time: '06:00', price: 50 }),
-      offer({ departure_time: '06:25', price: 40, source: 'sim-kiwi' }),
-      offer({ departure_time: '06:50', price: 45, source: 'sim-skyscanner' }),
-      offer({ departure_time: '12:00', price: 80 }),
-      offer({ departure_time: '12:00', price: 80, source: 'sim-kiwi' }),
+      offer({ departure_time: '06:00', total_price: 50 }),
+      offer({ departure_time: '06:25', total_price: 40, source: 'sim-kiwi' }),
+      offer({ departure_time: '06:50', total_price: 45, source: 'sim-skyscanner' }),
+      offer({ departure_time: '12:00', total_price: 80 }),
+      offer({ departure_time: '12:00', total_price: 80, source: 'sim-kiwi' }),
     ];
     const expected = dedupeFlights(flights);
-    expect(expected.map((f) => [f.departure_time, f.price, f.source])).toEqual([
+    expect(expected.map((f) => [f.departure_time, f.total_price, f.source])).toEqual([
       ['06:25', 40, 'sim-kiwi'],
       ['06:50', 45, 'sim-skyscanner'],
       ['12:00', 80, 'sim-kiwi'],
@@ -77,5 +81,19 @@ describe('dedupeFlights', () => {
       expect(count).toBeGreaterThanOrEqual(previous);
       previous = count;
     }
+  });
+});
+
+describe('dedupeFlights with return flights', () => {
+  it('keeps two return flights of one outbound as two offers, and merges one return flight sold twice', () => {
+    const early = offer({ source: 'wizzair', airline_code: 'W6', outbound_flight_number: null, return_flight_number: null, return_time: '06:00' });
+    const late = { ...early, return_time: '15:45' };
+    const resold = { ...early, source: 'sim-kiwi', return_time: '06:10', total_price: 390 };
+    const kept = dedupeFlights([late, early, resold]);
+    expect(kept.map((f) => [f.return_time, f.total_price])).toEqual([
+      ['06:10', 390],
+      ['15:45', 400],
+    ]);
+    expect(dedupeFlights([resold, late, early])).toEqual(kept);
   });
 });

@@ -21,11 +21,14 @@ const answeringDb = new Kysely<Database>({
   },
 });
 
+const warnings: Record<string, unknown>[] = [];
+
 function health(over: { draining?: boolean; ping?: () => Promise<string>; subscriberConnected?: boolean } = {}) {
   const routes = new Map<string, (res: unknown) => void>();
   const app = { get: (path: string, handler: (res: unknown) => void) => routes.set(path, handler) } as unknown as TemplatedApp;
   const ctx = {
-    config: { gateway: { id: 'gw-test' } },
+    config: { gateway: { id: 'gw-test' }, auth: { adminToken: null } },
+    log: { warn: (fields: Record<string, unknown>) => warnings.push(fields) },
     redis: { ping: over.ping ?? (() => Promise.resolve('PONG')), status: 'ready' },
     subscriber: { connected: over.subscriberConnected ?? true, state: over.subscriberConnected === false ? 'reconnecting' : 'ready' },
     db: answeringDb,
@@ -65,8 +68,12 @@ describe('GET /health', () => {
   it('fails on Redis when the command connection or the subscriber connection is down', async () => {
     const ping = await health({ ping: () => Promise.reject(new Error('connection lost')) });
     expect(ping.status).toBe('503 Service Unavailable');
-    expect(ping.body).toMatchObject({ failing: ['redis'], checks: { redis: { ok: false, error: 'connection lost' } } });
+    // The reason goes to the log, not to whoever asks (/health is open).
+    expect(ping.body).toMatchObject({ failing: ['redis'], checks: { redis: { ok: false } } });
+    expect(JSON.stringify(ping.body)).not.toContain('connection lost');
+    expect(warnings.at(-1)).toEqual({ check: 'redis', error: 'connection lost' });
     const subscriber = await health({ subscriberConnected: false });
-    expect(subscriber.body).toMatchObject({ failing: ['redis'], checks: { redis: { ok: false, error: 'subscriber connection is reconnecting' } } });
+    expect(subscriber.body).toMatchObject({ failing: ['redis'], checks: { redis: { ok: false } } });
+    expect(warnings.at(-1)).toEqual({ check: 'redis', error: 'subscriber connection is reconnecting' });
   });
 });

@@ -3,7 +3,7 @@ import { createDatabase } from '../../shared/db/database.js';
 import { JobFailedError, ScraperError } from '../../shared/errors.js';
 import type { EventDraft, ScrapingEvent } from '../../shared/events.js';
 import { createLogger } from '../../shared/logger.js';
-import { SCRAPER_NAMES, type ScraperName } from '../../shared/scraper-names.js';
+import { SIM_SCRAPER_NAMES as SCRAPER_NAMES, type SimScraperName as ScraperName } from '../../shared/scraper-names.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
 import { DEFAULT_DEDUPE_WINDOW_MINUTES } from '../../worker/orchestrator/dedupe.js';
 import { FlightOrchestrator, type ScrapeAllInput } from '../../worker/orchestrator/orchestrator.js';
@@ -78,7 +78,7 @@ describe('FlightOrchestrator.scrapeAll', () => {
     const raw: ScrapedFlight[] = [];
     for (const scraper of simScrapers().values()) {
       for (const destination of ['BCN', 'LIS']) {
-        raw.push(...(await scraper.search({ origin: 'MUC', destination, departDate: '2026-12-20', returnDate: '2026-12-27', signal: new AbortController().signal })));
+        raw.push(...(await scraper.search({ origin: 'MUC', destination, departDate: '2026-12-20', returnDate: '2026-12-27', party: { adults: 2, children: 2 }, currency: 'EUR', signal: new AbortController().signal })));
       }
     }
     // Checked against the offers themselves, not against dedupeFlights: every flight kept is an
@@ -87,18 +87,18 @@ describe('FlightOrchestrator.scrapeAll', () => {
     for (const kept of result.flights) expect(raw).toContainEqual(kept);
     const minutes = (time: string) => Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
     const sameTrip = (a: ScrapedFlight, b: ScrapedFlight) =>
-      a.origin === b.origin && a.destination === b.destination && a.airline === b.airline && a.departure_date === b.departure_date && a.return_date === b.return_date;
+      a.origin === b.origin && a.destination === b.destination && a.airline_code === b.airline_code && a.departure_date === b.departure_date && a.return_date === b.return_date;
     for (const offer of raw) {
       const covers = result.flights.filter(
-        (kept) => sameTrip(kept, offer) && Math.abs(minutes(kept.departure_time) - minutes(offer.departure_time)) <= DEFAULT_DEDUPE_WINDOW_MINUTES && kept.price <= offer.price,
+        (kept) => sameTrip(kept, offer) && Math.abs(minutes(kept.departure_time) - minutes(offer.departure_time)) <= DEFAULT_DEDUPE_WINDOW_MINUTES && kept.total_price <= offer.total_price,
       );
-      expect(covers.length, `offer ${offer.source} ${offer.outbound_flight_number} ${offer.departure_time} at ${offer.price}`).toBeGreaterThan(0);
+      expect(covers.length, `offer ${offer.source} ${offer.outbound_flight_number} ${offer.departure_time} at ${offer.total_price}`).toBeGreaterThan(0);
     }
     const resold = result.flights.filter((f) => f.airline === 'Ryanair');
     expect(resold.length, 'the sim sources resell Ryanair flights: the loop below must run').toBeGreaterThan(0);
     for (const flight of resold) {
       const offers = raw.filter((r) => r.outbound_flight_number === flight.outbound_flight_number && r.destination === flight.destination);
-      expect(flight.price).toBe(Math.min(...offers.map((o) => o.price)));
+      expect(flight.total_price).toBe(Math.min(...offers.map((o) => o.total_price)));
     }
   });
 
@@ -202,5 +202,77 @@ describe('FlightOrchestrator.scrapeAll', () => {
     const { orchestrator, input, events } = setup();
     await expect(orchestrator.scrapeAll({ ...input, scrapers: ['sim-nope'] })).rejects.toMatchObject({ code: 'JOB_INVALID' });
     expect(events()).toEqual([]);
+  });
+});
+
+describe('FlightOrchestrator best deals and currency', () => {
+  /** A source that answers one fixed offer (after `delayMs`), in `currency`, at `total` for the party. */
+  const fixed = (name: string, total: number, delayMs: number, over: Partial<ScrapedFlight> = {}): Scraper => ({
+    name,
+    async search(req: SearchRequest) {
+      await new Promise((r) => setTimeout(r, delayMs));
+      return [
+        {
+          origin: req.origin,
+          destination: req.destination,
+          airline: 'Ryanair',
+          airline_code: 'FR',
+          outbound_flight_number: 'FR100',
+          return_flight_number: 'FR101',
+          departure_date: req.departDate,
+          departure_time: '10:00',
+          arrival_time: '12:00',
+          return_date: req.returnDate,
+          return_time: '18:00',
+          return_arrival_time: '20:00',
+          price_per_person: total / 4,
+          total_price: total,
+          currency: req.currency,
+          source: name,
+          booking_url: `https://example.invalid/${name}`,
+          ...over,
+        },
+      ];
+    },
+  });
+
+  it('announces the top again when a cheaper source of the same flight arrives, though the count stays', async () => {
+    const scrapers = new Map<string, Scraper>([
+      ['first', fixed('first', 400, 0)],
+      ['cheaper', fixed('cheaper', 360, 30)],
+    ]);
+    const { orchestrator, input, events } = setup({ scrapers, concurrency: 2 });
+    const result = await orchestrator.scrapeAll({ ...input, destinations: ['BCN'] });
+    const updates = ofType(events(), 'results_updated');
+    expect(updates.map((e) => [e.results_count, (e.metadata.best_offers as { total_price: number; source: string }[]).map((o) => [o.total_price, o.source])])).toEqual([
+      [1, [[400, 'first']]],
+      [1, [[360, 'cheaper']]],
+    ]);
+    expect(updates[1]!.message).toBe('1 unique flights found so far; cheapest 360.00 EUR for the party (MUC→BCN, cheaper)');
+    expect(result.bestOffers.map((o) => o.booking_url)).toEqual(['https://example.invalid/cheaper']);
+  });
+
+  it('keeps only offers in the job currency; others are counted, never converted', async () => {
+    const usd: Scraper = { name: 'usd', search: async (req) => (await fixed('usd', 300, 0).search(req)).map((o) => ({ ...o, currency: 'USD' })) };
+    const scrapers = new Map<string, Scraper>([['usd', usd], ['eur', fixed('eur', 500, 10, { departure_time: '15:00' })]]);
+    const { orchestrator, input, events } = setup({ scrapers, concurrency: 1 });
+    const result = await orchestrator.scrapeAll({ ...input, destinations: ['BCN'], currency: 'EUR' });
+    expect(result.flights.map((f) => [f.source, f.currency, f.total_price])).toEqual([['eur', 'EUR', 500]]);
+    expect(ofType(events(), 'scraper_completed').map((e) => [e.metadata.scraper, e.metadata.results_count, e.metadata.other_currency])).toEqual([
+      ['usd', 0, 1],
+      ['eur', 1, undefined],
+    ]);
+  });
+
+  it('keeps at most five best offers, cheapest party total first', async () => {
+    const { orchestrator, input, events } = setup({ scrapers: simScrapers() });
+    const result = await orchestrator.scrapeAll(input);
+    for (const update of ofType(events(), 'results_updated')) {
+      const totals = (update.metadata.best_offers as { total_price: number }[]).map((o) => o.total_price);
+      expect(totals.length).toBeLessThanOrEqual(5);
+      expect(totals).toEqual([...totals].sort((a, b) => a - b));
+    }
+    const cheapest = [...result.flights].sort((a, b) => a.total_price - b.total_price).slice(0, 5).map((f) => f.total_price);
+    expect(result.bestOffers.map((o) => o.total_price)).toEqual(cheapest);
   });
 });

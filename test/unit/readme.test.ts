@@ -20,7 +20,7 @@ function table(name: string): string[][] {
 const unquote = (cell: string) => cell.replace(/^`(.*)`$/, '$1');
 
 /** Valid values of the usual shapes, to find what a variable drives. */
-const SAMPLES = ['1', '8080', 'sim-kiwi', 'https://example.com', 'x'];
+const SAMPLES = ['1', '8080', 'sim-kiwi', 'https://example.com', 'x', 'localhost:7000'];
 
 /** The paths of the settings a variable changes when set to the first sample it accepts. */
 function drivenSettings(variable: string, defaults: unknown): string[][] {

@@ -29,7 +29,11 @@ function endpoint(over: { allowedOrigins?: string[]; draining?: boolean } = {}) 
   const upgrades: string[] = [];
   const ctx = {
     metrics: { upgrade: (outcome: string) => upgrades.push(outcome) },
-    config: { gateway: { allowedOrigins: over.allowedOrigins ?? [], maxBackpressureBytes: 1000, idleTimeoutSeconds: 33 } },
+    config: { gateway: { allowedOrigins: over.allowedOrigins ?? [], maxBackpressureBytes: 1000, idleTimeoutSeconds: 33 }, limits: { messagesPerSecond: 20 } },
+    // Access control off and every limit open: what they add is tested in access-control and limits.
+    auth: { enabled: false, authorizeJobRead: () => ({ ok: true, principal: { kind: 'open' } }) },
+    limits: { admitUpgradeNow: () => 'allowed', releaseConnection: () => undefined, chargeReplay: () => undefined, mayReplay: async () => ({ ok: true }) },
+    clientIp: { of: () => '127.0.0.1' },
     log: pino({ level: 'silent' }),
     channels: {
       attach: (jobId: number, socket: JobSocket, serve: () => Promise<unknown>, options: { shareable: boolean }) => {
@@ -61,6 +65,7 @@ function upgradeRequest(behavior: Behavior, param: string, query: Record<string,
     upgraded: null as null | { data: { socket: JobSocket }; key: string; protocol: string; extensions: string; context: unknown },
     status: '',
     body: '',
+    onAborted() {},
     cork(fn: () => void) {
       fn();
     },
@@ -81,6 +86,9 @@ function upgradeRequest(behavior: Behavior, param: string, query: Record<string,
   behavior.upgrade(res, req, 'ctx');
   return res;
 }
+
+/** A resume is admitted asynchronously (its replay budget is asked of Redis): let it finish. */
+const admitted = () => new Promise((resolve) => setImmediate(resolve));
 
 function fakeWs(socket: JobSocket) {
   const sent: { data: string; binary: boolean }[] = [];
@@ -115,10 +123,13 @@ describe('WS /ws/scraping/:job_id', () => {
     expect([socket.jobId, socket.resume, socket.connNo]).toEqual([42, null, 1]);
   });
 
-  it('reads the resume point from last_seq and epoch', () => {
+  it('reads the resume point from last_seq and epoch', async () => {
     const { behavior } = endpoint();
-    expect(upgradeRequest(behavior, '42', { last_seq: '17', epoch: '123' }).upgraded!.data.socket.resume).toEqual({ lastSeq: 17, epoch: '123' });
-    expect(upgradeRequest(behavior, '42', { last_seq: '0' }).upgraded!.data.socket.resume).toEqual({ lastSeq: 0, epoch: null });
+    const withEpoch = upgradeRequest(behavior, '42', { last_seq: '17', epoch: '123' });
+    const withoutEpoch = upgradeRequest(behavior, '42', { last_seq: '0' });
+    await admitted();
+    expect(withEpoch.upgraded!.data.socket.resume).toEqual({ lastSeq: 17, epoch: '123' });
+    expect(withoutEpoch.upgraded!.data.socket.resume).toEqual({ lastSeq: 0, epoch: null });
     expect(upgradeRequest(behavior, '42', { other: 'x' }).upgraded!.data.socket.resume).toBeNull();
   });
 
@@ -174,7 +185,9 @@ describe('WS /ws/scraping/:job_id', () => {
     await attaches[0]!.serve();
     expect(reads).toEqual([undefined]);
 
-    const resuming = upgradeRequest(behavior, '3', { last_seq: '9' }).upgraded!.data.socket;
+    const resumingRes = upgradeRequest(behavior, '3', { last_seq: '9' });
+    await admitted();
+    const resuming = resumingRes.upgraded!.data.socket;
     expect(resuming.connNo).toBe(2);
     behavior.open(fakeWs(resuming));
     expect(attaches[1]!.shareable).toBe(false);

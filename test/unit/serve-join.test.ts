@@ -39,6 +39,7 @@ const row = (over: Partial<ScrapingJob> = {}): ScrapingJob => ({
   started_at: new Date('2026-01-01T00:00:00.000Z'),
   completed_at: new Date('2026-01-01T00:05:00.000Z'),
   created_at: new Date('2026-01-01T00:00:00.000Z'),
+  owner_key_id: null,
   ...over,
 });
 
@@ -99,11 +100,21 @@ describe('serveJoin: from the stream in Redis', () => {
 
   it('refuses (4400) a last_seq ahead of the stream, and accepts one equal to it', async () => {
     const s = sources([{ state: state(), history: [] }], undefined);
-    expect(await serveJoin(s, 5, { lastSeq: 11, epoch: 'E1' })).toEqual({
-      frames: [],
-      close: { code: CLOSE_CODES.BAD_REQUEST, reason: 'last_seq 11 is ahead of job 5 (seq 10)' },
-    });
+    for (const epoch of [null, 'E0']) {
+      expect(await serveJoin(s, 5, { lastSeq: 11, epoch })).toEqual({
+        frames: [],
+        close: { code: CLOSE_CODES.BAD_REQUEST, reason: 'last_seq 11 is ahead of job 5 (seq 10)' },
+      });
+    }
     expect(await serveJoin(s, 5, { lastSeq: 10, epoch: 'E1' })).toEqual({ frames: [], servedSeq: 10 });
+  });
+
+  it("resyncs a last_seq ahead of the stream in the stream's own epoch (Redis lost events the client saw)", async () => {
+    const served = await serveJoin(sources([{ state: state(), history: [] }], undefined), 5, { lastSeq: 11, epoch: 'E1' });
+    expect(served).toMatchObject({ servedSeq: 10 });
+    const frames = 'frames' in served ? served.frames : [];
+    expect(frames).toHaveLength(1);
+    expect(parse(frames[0]!)).toMatchObject({ seq: 10, metadata: { snapshot: true, resync: true } });
   });
 });
 
@@ -223,7 +234,7 @@ describe('serveJoin: a job that has ended', () => {
     expect(replay).toEqual({ frames: [terminal], servedSeq: 12 });
     const running = await serveJoin(sources([{ state: state(), history: null }], undefined), 5, null);
     expect('frames' in running ? running.frames : []).toHaveLength(1);
-    const refused = await serveJoin(sources([{ state: ended, history: [] }], undefined), 5, { lastSeq: 13, epoch: 'E1' });
+    const refused = await serveJoin(sources([{ state: ended, history: [] }], undefined), 5, { lastSeq: 13, epoch: null });
     expect(refused).toMatchObject({ close: { code: CLOSE_CODES.BAD_REQUEST } });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SCRAPER_NAMES } from '../../shared/scraper-names.js';
+import { SIM_SCRAPER_NAMES as SCRAPER_NAMES } from '../../shared/scraper-names.js';
 import { ScraperError } from '../../shared/errors.js';
 import { SimScraper } from '../../worker/scrapers/sim.scraper.js';
 import { scrapedFlightSchema, type SearchRequest } from '../../worker/scrapers/scraper.js';
@@ -9,6 +9,8 @@ const request = (over: Partial<SearchRequest> = {}): SearchRequest => ({
   destination: 'BCN',
   departDate: '2026-12-20',
   returnDate: '2026-12-27',
+  party: { adults: 2, children: 2 },
+  currency: 'EUR',
   signal: new AbortController().signal,
   ...over,
 });
@@ -25,7 +27,8 @@ describe('SimScraper', () => {
       for (const flight of first) {
         expect(scrapedFlightSchema.parse(flight)).toEqual(flight);
         expect(flight).toMatchObject({ source: name, origin: 'MUC', destination: 'BCN', currency: 'EUR', departure_date: '2026-12-20', return_date: '2026-12-27' });
-        expect(Math.round(flight.price * 100) / 100).toBe(flight.price);
+        expect(Math.round(flight.price_per_person * 100) / 100).toBe(flight.price_per_person);
+        expect(flight.total_price).toBeCloseTo(flight.price_per_person * 4, 2);
       }
     }
   });
@@ -52,7 +55,7 @@ describe('SimScraper', () => {
       for (const offer of resold) {
         const direct = airlines.find((a) => a.outbound_flight_number === offer.outbound_flight_number)!;
         expect([offer.airline, offer.departure_time, offer.return_flight_number]).toEqual([direct.airline, direct.departure_time, direct.return_flight_number]);
-        expect(offer.price).not.toBe(direct.price);
+        expect(offer.price_per_person).not.toBe(direct.price_per_person);
       }
     }
   });

@@ -6,24 +6,52 @@ export const DEFAULT_DEDUPE_WINDOW_MINUTES = 30;
 const minutesOf = (time: string) => Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
 
 /** Cheapest first; ties broken by source and flight number so the winner never depends on arrival order. */
-function cheaperFirst(a: ScrapedFlight, b: ScrapedFlight): number {
-  return a.price - b.price || a.source.localeCompare(b.source) || a.outbound_flight_number.localeCompare(b.outbound_flight_number);
+export function cheaperFirst(a: ScrapedFlight, b: ScrapedFlight): number {
+  return (
+    a.total_price - b.total_price ||
+    a.source.localeCompare(b.source) ||
+    (a.outbound_flight_number ?? '').localeCompare(b.outbound_flight_number ?? '') ||
+    a.departure_time.localeCompare(b.departure_time) ||
+    (a.return_time ?? '').localeCompare(b.return_time ?? '')
+  );
 }
 
 /**
- * Merges the offers several sources return for one flight, keeping the cheapest.
+ * Splits offers into clusters of one time: walking them in `time` order, an offer more than
+ * `windowMinutes` after the first of the current cluster starts the next one. Order-independent.
+ */
+function clusters(offers: ScrapedFlight[], time: (f: ScrapedFlight) => string | null, windowMinutes: number): ScrapedFlight[][] {
+  const sorted = [...offers].sort((a, b) => minutesOf(time(a) ?? '00:00') - minutesOf(time(b) ?? '00:00') || cheaperFirst(a, b));
+  const out: ScrapedFlight[][] = [];
+  let anchor = -Infinity;
+  for (const offer of sorted) {
+    const at = minutesOf(time(offer) ?? '00:00');
+    if (at - anchor > windowMinutes) {
+      out.push([]);
+      anchor = at;
+    }
+    out.at(-1)!.push(offer);
+  }
+  return out;
+}
+
+/**
+ * Merges the offers several sources return for one flight, keeping the cheapest (party total).
  *
- * Offers are the same flight when route, airline, departure date and return date match and their
- * departure times lie within `windowMinutes` of the earliest departure of their group (sources
- * round or shift times a little). Grouping walks the departures in time order, so the result is
- * the same whatever order the offers came in: a job re-run after a crash saves the same rows.
- * Adding offers never lowers the count, so a running count only grows. Times are compared within
- * one departure date: flights either side of midnight are never merged.
+ * Offers are the same flight when route, airline (its IATA code), departure date and return date
+ * match, their return times lie within `windowMinutes` of each other (a first clustering, so two
+ * return flights of one outbound stay two offers) and their departure times too (sources round
+ * or shift times a little). Each clustering walks times in order, so the result is the same
+ * whatever order the offers came in: a job re-run after a crash saves the same rows. Times are
+ * compared within one date: flights either side of midnight are never merged. One clustering is
+ * a minimal cover, so adding offers never lowers its count; across the two, an added offer that
+ * regroups return times could merge two offers it did not add, which needs one airline's return
+ * flights spread over more than a window and resold at shifted times.
  */
 export function dedupeFlights(flights: readonly ScrapedFlight[], windowMinutes = DEFAULT_DEDUPE_WINDOW_MINUTES): ScrapedFlight[] {
   const groups = new Map<string, ScrapedFlight[]>();
   for (const flight of flights) {
-    const key = [flight.origin, flight.destination, flight.airline, flight.departure_date, flight.return_date ?? ''].join('|');
+    const key = [flight.origin, flight.destination, flight.airline_code, flight.departure_date, flight.return_date ?? ''].join('|');
     let group = groups.get(key);
     if (!group) groups.set(key, (group = []));
     group.push(flight);
@@ -31,20 +59,11 @@ export function dedupeFlights(flights: readonly ScrapedFlight[], windowMinutes =
 
   const kept: ScrapedFlight[] = [];
   for (const group of groups.values()) {
-    group.sort((a, b) => minutesOf(a.departure_time) - minutesOf(b.departure_time) || cheaperFirst(a, b));
-    let anchor = -Infinity;
-    let best: ScrapedFlight | undefined;
-    for (const flight of group) {
-      const at = minutesOf(flight.departure_time);
-      if (at - anchor > windowMinutes) {
-        if (best) kept.push(best);
-        anchor = at;
-        best = flight;
-      } else if (cheaperFirst(flight, best!) < 0) {
-        best = flight;
+    for (const sameReturn of clusters(group, (f) => f.return_time, windowMinutes)) {
+      for (const sameFlight of clusters(sameReturn, (f) => f.departure_time, windowMinutes)) {
+        kept.push(sameFlight.reduce((best, offer) => (cheaperFirst(offer, best) < 0 ? offer : best)));
       }
     }
-    if (best) kept.push(best);
   }
   return kept.sort(
     (a, b) =>

@@ -1,14 +1,16 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../shared/db/database.js';
-import { upsertFlights } from '../../shared/db/flights.repository.js';
+import { saveJobOffers } from '../../shared/db/offers.repository.js';
 import { errorMessage, InvalidJobError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { ScrapeFailedError, type ScrapeSummary } from '../errors.js';
 import type { ProgressTracker, TaskRef } from '../progress-tracker.js';
-import { scrapedFlightSchema, type ScrapedFlight, type Scraper } from '../scrapers/scraper.js';
+import { failureOf, type SourceFailure } from '../scrapers/http/source-error.js';
+import { scrapedFlightSchema, type Party, type ScrapedFlight, type Scraper } from '../scrapers/scraper.js';
+import { bestOffers, topSignature, type BestOffer } from './best-offers.js';
 import { dedupeFlights, DEFAULT_DEDUPE_WINDOW_MINUTES } from './dedupe.js';
-import { toFlightRows } from './flight-rows.js';
+import { uniqueOffers } from './offer-rows.js';
 import { runPool } from './run-pool.js';
 
 export interface FlightOrchestratorOptions {
@@ -30,6 +32,10 @@ export interface ScrapeAllInput {
   dateRanges: readonly (readonly [string, string | null])[];
   /** Names of the scrapers to run; all known ones when omitted. */
   scrapers?: readonly string[];
+  /** Who travels; two adults and two children when omitted. */
+  party?: Party;
+  /** Offers are kept in this currency only (never converted); EUR when omitted. */
+  currency?: string;
   /** The job's event helpers; the job id is the tracker's. */
   progress: ProgressTracker;
   /** Aborts every running search; scrapeAll then rejects with the abort reason. */
@@ -38,6 +44,7 @@ export interface ScrapeAllInput {
 
 export interface TaskFailure extends TaskRef {
   error: string;
+  failure: SourceFailure;
 }
 
 export interface ScrapeAllResult extends ScrapeSummary {
@@ -46,6 +53,8 @@ export interface ScrapeAllResult extends ScrapeSummary {
   /** Offers before deduplication. */
   rawFlights: number;
   failures: TaskFailure[];
+  /** The cheapest offers by party total (what the last results_updated carried). */
+  bestOffers: BestOffer[];
 }
 
 interface Task {
@@ -74,8 +83,12 @@ export class FlightOrchestrator {
     const tasks = this.plan(input);
     const window = this.options.dedupeWindowMinutes ?? DEFAULT_DEDUPE_WINDOW_MINUTES;
 
+    const party = input.party ?? { adults: 2, children: 2 };
+    const currency = input.currency ?? 'EUR';
     const found: ScrapedFlight[] = [];
     let unique: ScrapedFlight[] = [];
+    let best: BestOffer[] = [];
+    let bestSignature = '';
     let done = 0;
     let successful = 0;
     const failures: TaskFailure[] = [];
@@ -94,22 +107,32 @@ export class FlightOrchestrator {
         const taskLog = log.child({ scraper: task.ref.scraper, route: task.ref.route, dates: task.ref.dates });
         await progress.emitScraperStarted(task.ref);
         let flights: ScrapedFlight[] | undefined;
-        let failure: string | undefined;
+        let otherCurrency = 0;
+        let failure: { error: string; failure: SourceFailure } | undefined;
         try {
-          flights = scrapedFlightsSchema.parse(
+          const offers = scrapedFlightsSchema.parse(
             await task.scraper.search({
               origin: task.origin,
               destination: task.destination,
               departDate: task.departDate,
               returnDate: task.returnDate,
+              party,
+              currency,
               signal,
             }),
           );
+          // Prices are compared within one currency only: a source that answers in another
+          // (WizzAir quotes the departure airport's) contributes nothing rather than a made-up rate.
+          flights = offers.filter((offer) => offer.currency === currency);
+          otherCurrency = offers.length - flights.length;
         } catch (error) {
           if (signal.aborted) throw signal.reason;
           // A failing source (or one returning malformed offers) costs its task, not the job.
-          failure = error instanceof z.ZodError ? `malformed results: ${error.issues[0]?.message ?? 'invalid'}` : errorMessage(error);
-          taskLog.warn({ err: failure }, 'scraper failed');
+          failure =
+            error instanceof z.ZodError
+              ? { error: `malformed results: ${error.issues[0]?.path.join('.')}: ${error.issues[0]?.message ?? 'invalid'}`, failure: 'bad_response' }
+              : { error: errorMessage(error), failure: failureOf(error) };
+          taskLog.warn({ err: failure.error, failure: failure.failure }, 'scraper failed');
         }
 
         // Everything below runs without awaiting until the emits are issued, so the counts each
@@ -121,12 +144,24 @@ export class FlightOrchestrator {
           found.push(...flights);
           const before = unique.length;
           unique = dedupeFlights(found, window);
-          taskLog.debug({ flights: flights.length, unique: unique.length }, 'scraper completed');
-          emits.push(progress.emitScraperCompleted(task.ref, { resultsCount: flights.length }));
-          if (unique.length > before) emits.push(progress.emitResultsUpdated({ resultsCount: unique.length }));
+          taskLog.debug({ flights: flights.length, unique: unique.length, otherCurrency }, 'scraper completed');
+          emits.push(progress.emitScraperCompleted(task.ref, { resultsCount: flights.length, metadata: otherCurrency ? { other_currency: otherCurrency } : {} }));
+          // The top of the job's offers is announced whenever it changes (new cheapest, or a
+          // cheaper source for one of them), not only when the count grows.
+          const top = bestOffers(unique);
+          const signature = topSignature(top);
+          if (unique.length > before || signature !== bestSignature) {
+            best = top;
+            bestSignature = signature;
+            const cheapest = top[0];
+            const message = cheapest
+              ? `${unique.length} unique flights found so far; cheapest ${cheapest.total_price.toFixed(2)} ${currency} for the party (${cheapest.route}, ${cheapest.source})`
+              : undefined;
+            emits.push(progress.emitResultsUpdated({ resultsCount: unique.length, message, metadata: { best_offers: top, currency } }));
+          }
         } else {
-          failures.push({ ...task.ref, error: failure! });
-          emits.push(progress.emitScraperFailed(task.ref, { error: failure! }));
+          failures.push({ ...task.ref, ...failure! });
+          emits.push(progress.emitScraperFailed(task.ref, failure!));
         }
         const s = summary();
         emits.push(
@@ -148,20 +183,20 @@ export class FlightOrchestrator {
       input.signal,
     );
 
-    const result: ScrapeAllResult = { ...summary(), flights: unique, rawFlights: found.length, failures };
+    const result: ScrapeAllResult = { ...summary(), flights: unique, rawFlights: found.length, failures, bestOffers: best };
     log.info({ successful: result.successfulScrapers, failed: result.failedScrapers, flights: result.totalFlights, raw: result.rawFlights }, 'scraping finished');
     this.assertEnoughSucceeded(result);
     return result;
   }
 
   /**
-   * Stores a job's flights. Idempotent: an offer already stored (same source, route, flight
-   * numbers and dates) is updated, not stored again, so a job re-run after a crash or a retry
-   * leaves one row per offer. Returns the number of offers stored for the job.
+   * Stores a job's offers: each offer once (whoever found it), and what this job saw of it — its
+   * price for this party — beside the other jobs' observations, never over them. Idempotent: a job
+   * re-run after a crash or a retry ends with one observation per offer. Returns the number of
+   * offers the job holds.
    */
-  async saveToDatabase(flights: readonly ScrapedFlight[], { jobId }: { jobId: number }): Promise<number> {
-    const rows = toFlightRows(flights, jobId, new Date());
-    return upsertFlights(this.options.db, rows);
+  async saveToDatabase(flights: readonly ScrapedFlight[], { jobId, party }: { jobId: number; party?: Party }): Promise<number> {
+    return saveJobOffers(this.options.db, jobId, uniqueOffers(flights), party ?? { adults: 2, children: 2 }, new Date());
   }
 
   private plan(input: ScrapeAllInput): Task[] {

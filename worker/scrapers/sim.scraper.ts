@@ -1,6 +1,8 @@
 import { ScraperError } from '../../shared/errors.js';
-import type { ScraperName } from '../../shared/scraper-names.js';
+import type { SimScraperName } from '../../shared/scraper-names.js';
 import { abortableDelay } from './abortable-delay.js';
+import { partyPrices } from './party-price.js';
+import type { SourceFactory } from './registry.js';
 import type { ScrapedFlight, Scraper, SearchRequest } from './scraper.js';
 import { SeededRandom, seedOf } from './sim/seeded-random.js';
 import { baseFare, departures, type ScheduledFlight, type SimAirlineCode } from './sim/sim-timetable.js';
@@ -10,7 +12,7 @@ import { baseFare, departures, type ScheduledFlight, type SimAirlineCode } from 
  * some flights of the two airline sources (overlap that deduplication must merge) plus flights of
  * airlines only they carry.
  */
-const PROFILES: Record<ScraperName, { own: SimAirlineCode[]; resold: SimAirlineCode[] }> = {
+const PROFILES: Record<SimScraperName, { own: SimAirlineCode[]; resold: SimAirlineCode[] }> = {
   'sim-ryanair': { own: ['FR'], resold: [] },
   'sim-wizzair': { own: ['W6'], resold: [] },
   'sim-skyscanner': { own: ['LH', 'VY'], resold: ['FR', 'W6'] },
@@ -30,13 +32,13 @@ export interface SimScraperOptions {
 
 /**
  * A simulated fare source: deterministic offers per route and date range (a seeded PRNG keyed by
- * source, route and dates), with configurable latency and failure rate. Prices are in EUR.
+ * source, route and dates), with configurable latency and failure rate.
  */
 export class SimScraper implements Scraper {
   private readonly random: () => number;
 
   constructor(
-    readonly name: ScraperName,
+    readonly name: SimScraperName,
     private readonly options: SimScraperOptions,
   ) {
     this.random = options.random ?? Math.random;
@@ -56,7 +58,7 @@ export class SimScraper implements Scraper {
     return offers;
   }
 
-  private offers(rng: SeededRandom, { origin, destination, departDate, returnDate }: SearchRequest): ScrapedFlight[] {
+  private offers(rng: SeededRandom, { origin, destination, departDate, returnDate, party, currency }: SearchRequest): ScrapedFlight[] {
     const profile = PROFILES[this.name];
     const flightsOf = (codes: SimAirlineCode[]) => codes.flatMap((code) => departures(code, origin, destination, departDate));
     const picked =
@@ -71,14 +73,18 @@ export class SimScraper implements Scraper {
         origin,
         destination,
         airline: outbound.airline,
+        airline_code: outbound.flightNumber.slice(0, 2),
         outbound_flight_number: outbound.flightNumber,
         return_flight_number: inbound?.flightNumber ?? null,
         departure_date: departDate,
         departure_time: outbound.time,
+        arrival_time: arrivalTime(outbound.time, origin, destination),
         return_date: inbound?.date ?? null,
         return_time: inbound?.time ?? null,
-        price: Math.round(baseFare(origin, destination, outbound, inbound) * markup * 100) / 100,
-        currency: 'EUR',
+        return_arrival_time: inbound ? arrivalTime(inbound.time, destination, origin) : null,
+        // Simulated fares are per person, in whatever currency the job asks for.
+        ...partyPrices(baseFare(origin, destination, outbound, inbound) * markup, 'per_person', party),
+        currency,
         source: this.name,
         booking_url: bookingUrl(this.name, origin, destination, outbound, inbound),
       };
@@ -93,6 +99,14 @@ export class SimScraper implements Scraper {
   }
 }
 
+/** Departure plus the route's flight time (1–3.5 h, the same both ways), on a 24-hour clock. */
+function arrivalTime(departure: string, from: string, to: string): string {
+  const [a, b] = [from, to].sort();
+  const minutes = new SeededRandom(seedOf('flight-time', a!, b!)).int(12, 42) * 5;
+  const at = (Number(departure.slice(0, 2)) * 60 + Number(departure.slice(3, 5)) + minutes) % (24 * 60);
+  return `${String(Math.floor(at / 60)).padStart(2, '0')}:${String(at % 60).padStart(2, '0')}`;
+}
+
 function bookingUrl(source: string, origin: string, destination: string, outbound: ScheduledFlight, inbound: ScheduledFlight | null): string {
   const query = new URLSearchParams({ from: origin, to: destination, out: outbound.flightNumber, depart: outbound.date });
   if (inbound) {
@@ -101,3 +115,10 @@ function bookingUrl(source: string, origin: string, destination: string, outboun
   }
   return `https://example.invalid/${source}/book?${query.toString()}`;
 }
+
+/** The factory of one simulated source; its configuration is the `sim` namespace (SCRAPER_LATENCY_MS and friends). */
+export const simSource = (name: SimScraperName): SourceFactory => ({
+  name,
+  create: ({ config }) =>
+    new SimScraper(name, { latencyMs: config.sim.latencyMs, failureRate: config.sim.failureRate, alwaysFail: config.sim.failing.includes(name) }),
+});

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { monoUs } from '../lib/clock.js';
 import type { WireProtocol } from './messages.js';
 import { SeqRecord, type PhaseTotals } from './recorder.js';
+import { benchWatchToken } from '../lib/watch-token.js';
 
 /**
  * A minimal WebSocket client connection: raw TCP, handshake without key check, frame parsing
@@ -60,7 +61,7 @@ export class RawSocket {
     const path =
       this.protocol === 'socketio'
         ? '/socket.io/?EIO=4&transport=websocket'
-        : `/ws/scraping/${this.job}${lastSeq === null ? '' : `?last_seq=${lastSeq}`}`;
+        : `/ws/scraping/${this.job}?${lastSeq === null ? '' : `last_seq=${lastSeq}&`}token=${benchWatchToken(this.job)}`;
     const sock = net.connect({
       host: '127.0.0.1',
       port: this.port,

@@ -63,7 +63,7 @@ async function withGateway<T>(env: Record<string, string>, body: (g: { host: str
   dbUrl.pathname = `/${name}`;
   const prefix = `${name}:`;
   const redis = new Redis(REDIS_URL);
-  const gateway = await startService('gateway', { REDIS_URL, DATABASE_URL: dbUrl.toString(), KEY_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'info', ...env });
+  const gateway = await startService('gateway', { REDIS_URL, DATABASE_URL: dbUrl.toString(), KEY_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'info', AUTH_ENABLED: 'false', ...env });
   try {
     const host = `127.0.0.1:${await gatewayPort(gateway)}`;
     return await body({ host, gateway, log: new JobEventLog(redis, new RedisKeys(prefix), { maxEvents: 1000, retentionSeconds: 600 }) });

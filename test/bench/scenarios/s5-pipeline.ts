@@ -12,6 +12,7 @@ import { load1 } from '../harness.js';
 import { cpuSeconds, sumCpuSeconds } from '../lib/proc.js';
 import { entryArgs, ROOT, SYSTEMS, type ServerGroup } from '../systems.js';
 import { withSystem } from './with-system.js';
+import { createApiKey } from '../../../shared/db/api-keys.repository.js';
 
 export interface PipelineFigures {
   jobs: number;
@@ -47,7 +48,8 @@ export function pipelineAvailable(): boolean {
 export async function runS5(ctx: BenchContext): Promise<PipelineFigures> {
   const { s5 } = ctx.sizes;
   const loadAvg1 = load1();
-  const extraEnv = { SCRAPER_LATENCY_MS: '0', JOB_BACKOFF_MS: '100' };
+  // EMIT_PIPELINE=false in the bench's environment measures the workers without pipelined emits.
+  const extraEnv = { SCRAPER_LATENCY_MS: '0', JOB_BACKOFF_MS: '100', ...(process.env.EMIT_PIPELINE ? { EMIT_PIPELINE: process.env.EMIT_PIPELINE } : {}) };
   return withSystem(ctx, SYSTEMS.gateway, {}, ({ servers }) => pipeline(ctx, servers, extraEnv, loadAvg1));
 }
 
@@ -88,6 +90,9 @@ async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Recor
     const depart = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
     const back = new Date(Date.now() + 37 * 86_400_000).toISOString().slice(0, 10);
     const body = JSON.stringify({ origins: ['MUC'], destinations: ['BCN', 'LIS'], date_ranges: [[depart, back]] });
+    // Access control on: the jobs are enqueued with an API key of their own.
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (ctx.serverEnv.extraEnv?.AUTH_ENABLED === 'true') headers.authorization = `Bearer ${(await createApiKey(db, `bench-s5-${Date.now()}`)).key}`;
 
     const pgBefore = new Map((await pgPids()).map((pid) => [pid, cpuSeconds(pid)]));
     const cpu0 = {
@@ -103,7 +108,7 @@ async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Recor
       Array.from({ length: Math.min(16, s5.jobs) }, async () => {
         while (next < s5.jobs) {
           next += 1;
-          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          const res = await fetch(url, { method: 'POST', headers, body });
           const json = (await res.json()) as { job_id?: number };
           if (res.status === 202 && typeof json.job_id === 'number') ids.push(json.job_id);
           else notes.push(`POST /api/jobs answered ${res.status}`);

@@ -1,0 +1,307 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import type { EventDraft } from '../../../shared/events.js';
+import { emitScriptArgs, type PublishMode } from '../../../shared/redis/job-event-log.js';
+import { RedisKeys } from '../../../shared/redis/keys.js';
+import { PrivateRedis } from '../../helpers/private-redis.js';
+import { cpuSeconds } from '../lib/proc.js';
+
+const run = promisify(execFile);
+
+export interface EmitCostSizes {
+  /** Script calls (or PUBLISHes) per measured run. */
+  calls: number;
+  /**
+   * Jobs the calls are spread over at random (redis-benchmark's -r): enough that each job gets a
+   * few dozen events a run, as a real job does (S5: 34), so histories stay short of their cap.
+   */
+  jobs: number;
+  /** redis-benchmark connections and commands pipelined per connection: a loaded Redis. */
+  connections: number;
+  pipeline: number;
+  /** Commands in flight from the one ioredis connection of the workers' client. */
+  nodeWindow: number;
+  /** Rounds of each kind, alternating, so that a burst of other load on the machine hits all. */
+  rounds: number;
+  /** Shard counts of the events-per-second table. */
+  shards: number[];
+  /** Seconds each shard table row runs. */
+  shardSeconds: number;
+}
+
+export interface EmitCostRow {
+  /** 'ioredis': one connection, commands sent one by one as a worker does; 'redis-benchmark': a C client pipelining. */
+  client: 'ioredis' | 'redis-benchmark';
+  /** 'emit ×1': one event per script call; 'emit ×3': three (what the sink sends when a task ends); 'publish': a bare PUBLISH. */
+  what: string;
+  events: number;
+  redisCpuS: number;
+  /** Redis CPU (user + kernel) per event, in microseconds, and per 100,000 events in seconds. */
+  usPerEvent: number;
+  cpuSPer100k: number;
+  /** Over the bare PUBLISH of the same event. */
+  ratio: number;
+  /** Events per second one Redis core sustains: one CPU-second over the CPU of one event. */
+  eventsPerCoreS: number;
+  /** Events per second reached here (client and Redis share the machine). */
+  achievedPerS: number;
+}
+
+export interface ShardRow {
+  shards: number;
+  eventsPerS: number;
+  redisCpuPct: number;
+}
+
+export interface EmitCostFigures {
+  sizes: EmitCostSizes;
+  rows: EmitCostRow[];
+  shardTable: ShardRow[];
+  notes: string[];
+}
+
+const EMIT_SCRIPT = readFileSync(new URL('../../../shared/redis/emit-event-3.lua', import.meta.url), 'utf8');
+const PREFIX = 'emitcost:';
+
+function draft(i: number): EventDraft {
+  return {
+    event_type: 'scraper_completed',
+    status: 'running',
+    progress: (i * 7) % 100,
+    results_count: i,
+    message: 'sim-kiwi found 12 flights for MUC-BCN (2026-12-01/2026-12-08)',
+    metadata: { scraper: 'sim-kiwi', route: 'MUC-BCN', dates: '2026-12-01/2026-12-08', results_count: 12 },
+    timestamp: new Date().toISOString(),
+  };
+}
+
+/** One redis-server and a subscriber on every job channel; redis-benchmark (a C client) as load. */
+class Shard {
+  private constructor(
+    readonly server: PrivateRedis,
+    readonly pid: number,
+    readonly admin: Redis,
+    readonly subscriber: Redis,
+    readonly emitSha: string,
+  ) {}
+
+  received = 0;
+
+  static async start(jobs: number, mode: PublishMode): Promise<Shard> {
+    const server = await PrivateRedis.start();
+    const admin = new Redis(server.url);
+    // The subscriber may fall behind a C client for a moment: no disconnect for that.
+    await admin.config('SET', 'client-output-buffer-limit', 'pubsub 0 0 0');
+    const pid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1]);
+    const emitSha = (await admin.script('LOAD', EMIT_SCRIPT)) as string;
+    const subscriber = new Redis(server.url);
+    const shard = new Shard(server, pid, admin, subscriber, emitSha);
+    const channels = Array.from({ length: jobs }, (_, i) => channelOf(i));
+    if (mode === 'SPUBLISH') {
+      subscriber.on('smessageBuffer', () => shard.received++);
+      await subscriber.ssubscribe(...channels);
+    } else {
+      subscriber.on('messageBuffer', () => shard.received++);
+      await subscriber.subscribe(...channels);
+    }
+    return shard;
+  }
+
+  cpu(): number {
+    return cpuSeconds(this.pid);
+  }
+
+  async stop(): Promise<void> {
+    this.subscriber.disconnect();
+    this.admin.disconnect();
+    await this.server.stop();
+  }
+}
+
+/** redis-benchmark's 12-digit job numbers, as the channel names it will publish to. */
+function channelOf(job: number): string {
+  return `${PREFIX}{job:${String(job).padStart(12, '0')}}:events`;
+}
+
+/** The emit script call JobEventLog makes, with redis-benchmark's random job in the key names. */
+function emitCommand(shard: Shard, events: number, mode: PublishMode): string[] {
+  const limits = { maxEvents: 10_000, retentionSeconds: 24 * 3600 };
+  const args = emitScriptArgs(new RedisKeys(PREFIX), limits, mode, 7, Array.from({ length: events }, (_, i) => draft(i))).map(String);
+  const job = '{job:__rand_int__}';
+  return ['EVALSHA', shard.emitSha, '3', `${PREFIX}${job}:state`, `${PREFIX}${job}:history`, `${PREFIX}${job}:events`, ...args.slice(3)];
+}
+
+/**
+ * The same calls from one ioredis connection, `window` in flight, as a worker sends them (each
+ * command its own socket write): Redis reads few commands per system call, as it does from many
+ * workers. Precomputed arguments, so the client's speed varies little between the kinds.
+ */
+async function fromNode(shard: Shard, sizes: EmitCostSizes, command: string[], calls: number): Promise<{ cpuS: number; wallS: number; perS: number }> {
+  const client = new Redis(shard.server.url);
+  try {
+    await client.ping();
+    const jobs = Array.from({ length: sizes.jobs }, (_, i) => command.map((arg) => arg.replaceAll('__rand_int__', String(i).padStart(12, '0'))));
+    const cpu0 = shard.cpu();
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: sizes.nodeWindow }, async () => {
+        while (next < calls) {
+          const [name, ...args] = jobs[next++ % jobs.length]!;
+          await client.call(name!, ...args);
+        }
+      }),
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    return { cpuS: shard.cpu() - cpu0, wallS, perS: calls / wallS };
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function benchmark(shard: Shard, sizes: EmitCostSizes, command: string[], calls: number): Promise<{ cpuS: number; wallS: number; perS: number }> {
+  const cpu0 = shard.cpu();
+  const t0 = performance.now();
+  const { stdout } = await run(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', String(shard.server.port), '-c', String(sizes.connections), '-P', String(sizes.pipeline), '-n', String(calls), '-r', String(sizes.jobs), '-q', ...command],
+    { maxBuffer: 1 << 20 },
+  );
+  const wallS = (performance.now() - t0) / 1000;
+  const cpuS = shard.cpu() - cpu0;
+  const perS = Number(/([\d.]+) requests per second/.exec(stdout)?.[1] ?? calls / wallS);
+  return { cpuS, wallS, perS };
+}
+
+/**
+ * S7 emit cost. On a private redis-server with one subscriber on every job channel, Redis CPU per
+ * event for the emit script (the call JobEventLog makes, one event a call and three) against a
+ * bare PUBLISH of the same serialized event to the same channels, under the same load: the same
+ * C client (redis-benchmark), connections and pipeline depth, so the client's own speed does not
+ * decide how many commands Redis reads per system call. Redis CPU is read from /proc for the
+ * server process: other programs on the machine do not count.
+ *
+ * Then the events-per-second table: 1, 2, 3 … shards (one redis-server each, as many masters of a
+ * cluster: an emit touches one shard), each loaded by its own redis-benchmark at once, with the
+ * emit script publishing over SPUBLISH as on a cluster.
+ */
+export async function measureEmitCost(sizes: EmitCostSizes, log: (line: string) => void = () => undefined): Promise<EmitCostFigures> {
+  const notes: string[] = [];
+  const rows: EmitCostRow[] = [];
+  const shard = await Shard.start(sizes.jobs, 'PUBLISH');
+  try {
+    // Warm up: every job's stream exists, and a real serialized event to publish.
+    await run('redis-benchmark', ['-p', String(shard.server.port), '-n', String(sizes.jobs * 4), '-r', String(sizes.jobs), '-q', ...emitCommand(shard, 1, 'PUBLISH')]);
+    const history = await shard.admin.keys(`${PREFIX}*:history`);
+    const payload = (await shard.admin.lindex(history[0]!, -1))!;
+    const kinds: { what: string; events: number; command: string[]; calls: number }[] = [
+      { what: 'emit ×1', events: 1, command: emitCommand(shard, 1, 'PUBLISH'), calls: sizes.calls },
+      { what: 'emit ×3', events: 3, command: emitCommand(shard, 3, 'PUBLISH'), calls: Math.ceil(sizes.calls / 3) },
+      { what: 'publish', events: 1, command: ['PUBLISH', `${PREFIX}{job:__rand_int__}:events`, payload], calls: sizes.calls },
+    ];
+    const sentBefore = shard.received;
+    let sent = 0;
+    for (const [client, load] of [['ioredis', fromNode], ['redis-benchmark', benchmark]] as const) {
+      const sums = new Map(kinds.map((k) => [k.what, { events: 0, cpuS: 0, wallS: 0 }]));
+      for (let round = 0; round < sizes.rounds; round++) {
+        for (const kind of kinds) {
+          // Every run starts from an empty Redis (this one is ours): each job's first event
+          // (a new stream, expiry set) weighs the same in every run.
+          await shard.admin.flushall();
+          const r = await load(shard, sizes, kind.command, kind.calls);
+          const sum = sums.get(kind.what)!;
+          sum.events += kind.calls * kind.events;
+          sum.cpuS += r.cpuS;
+          sum.wallS += r.wallS;
+          sent += kind.calls * kind.events;
+          log(`  ${client} ${kind.what}: ${((r.cpuS / (kind.calls * kind.events)) * 1e6).toFixed(2)} µs Redis CPU per event, ${Math.round(r.perS * kind.events)} events/s`);
+        }
+      }
+      const publish = sums.get('publish')!;
+      const publishUs = (publish.cpuS / publish.events) * 1e6;
+      for (const kind of kinds) {
+        const sum = sums.get(kind.what)!;
+        const us = (sum.cpuS / sum.events) * 1e6;
+        rows.push({
+          client,
+          what: kind.what,
+          events: sum.events,
+          redisCpuS: sum.cpuS,
+          usPerEvent: us,
+          cpuSPer100k: us / 10,
+          ratio: us / publishUs,
+          eventsPerCoreS: 1e6 / us,
+          achievedPerS: sum.events / sum.wallS,
+        });
+      }
+    }
+    const deadline = Date.now() + 10_000;
+    while (shard.received - sentBefore < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (shard.received - sentBefore < sent) notes.push(`the subscriber got ${shard.received - sentBefore} of ${sent} events`);
+  } finally {
+    await shard.stop();
+  }
+  return { sizes, rows, shardTable: await shardTable(sizes, log), notes };
+}
+
+async function shardTable(sizes: EmitCostSizes, log: (line: string) => void): Promise<ShardRow[]> {
+  const table: ShardRow[] = [];
+  for (const count of sizes.shards) {
+    const shards: Shard[] = [];
+    try {
+      for (let i = 0; i < count; i++) shards.push(await Shard.start(sizes.jobs, 'SPUBLISH'));
+      const command = (s: Shard) => emitCommand(s, 1, 'SPUBLISH');
+      // Each shard gets a fixed time of load: calls sized from a short probe of the first.
+      const probe = await benchmark(shards[0]!, sizes, command(shards[0]!), Math.ceil(sizes.calls / 10));
+      const calls = Math.max(1000, Math.round(probe.perS * sizes.shardSeconds));
+      const cpu0 = shards.map((s) => s.cpu());
+      const t0 = performance.now();
+      await Promise.all(shards.map((s) => benchmark(s, sizes, command(s), calls)));
+      const wallS = (performance.now() - t0) / 1000;
+      const cpuS = shards.reduce((a, s, i) => a + s.cpu() - cpu0[i]!, 0);
+      table.push({ shards: count, eventsPerS: (calls * count) / wallS, redisCpuPct: (cpuS / wallS) * 100 });
+      log(`  ${count} shard(s): ${Math.round((calls * count) / wallS)} emits/s, Redis CPU ${Math.round((cpuS / wallS) * 100)} %`);
+    } finally {
+      await Promise.all(shards.map((s) => s.stop()));
+    }
+  }
+  return table;
+}
+
+export const S7_FULL: EmitCostSizes = { calls: 100_000, jobs: 3000, connections: 4, pipeline: 16, nodeWindow: 32, rounds: 2, shards: [1, 2, 3], shardSeconds: 4 };
+export const S7_SMOKE: EmitCostSizes = { calls: 2000, jobs: 60, connections: 2, pipeline: 4, nodeWindow: 8, rounds: 1, shards: [1, 2], shardSeconds: 0.3 };
+
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+
+/** The S7 section of the report. */
+export function renderEmitCost(f: EmitCostFigures): string[] {
+  const out = [
+    'Redis CPU (user + kernel of the redis-server process) per event: the emit script against a bare PUBLISH of the same event to the same channel, one subscriber on every job channel. ' +
+      '"emit ×3" is one script call carrying three events, as the worker sends them when a scraper task ends (scraper_completed, results_updated, job_progress in one tick).',
+    '',
+    '| client | what | events | Redis CPU s per 100,000 events | µs per event | × bare PUBLISH | events/s one Redis core sustains | events/s reached here |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...f.rows.map(
+      (r) => `| ${r.client} | ${r.what} | ${f0(r.events)} | ${f2(r.cpuSPer100k)} | ${f2(r.usPerEvent)} | ${f2(r.ratio)} × | ${f0(r.eventsPerCoreS)} | ${f0(r.achievedPerS)} |`,
+    ),
+    '',
+    `"ioredis": one connection of the workers' client, commands written one by one, ${f.sizes.nodeWindow} in flight (Redis reads few commands per system call, as from many workers); ` +
+      `"redis-benchmark": a C client, ${f.sizes.connections} connections × ${f.sizes.pipeline} pipelined (Redis reads many per call: a bare PUBLISH costs little more than its delivery). ` +
+      `Calls spread over ${f0(f.sizes.jobs)} jobs, every run from an empty Redis.`,
+  ];
+  if (f.shardTable.length > 0) {
+    out.push(
+      '',
+      'Emits per second with 1, 2, 3 … shards (one redis-server each, SPUBLISH, one redis-benchmark per shard at once, one event a call), on this machine:',
+      '',
+      '| shards | emits/s | Redis CPU (100 % = one core) |',
+      '|---:|---:|---:|',
+      ...f.shardTable.map((r) => `| ${r.shards} | ${f0(r.eventsPerS)} | ${f0(r.redisCpuPct)} % |`),
+    );
+  }
+  out.push(...f.notes.map((n) => `- ${n}`));
+  return out;
+}
