@@ -87,16 +87,13 @@ function isTerminalOfSeq(payload: string, seq: number): boolean {
 
 function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['history'], resume: ResumePoint | null): InitialServe {
   if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq, snapshot: true };
-  // Another epoch first: a client of a stream that restarted (Redis lost it) may hold a seq above
-  // the new stream's, and must get a resync snapshot, not a refusal.
-  const otherEpoch = resume.epoch !== null && resume.epoch !== state.epoch;
-  if (!otherEpoch && resume.lastSeq > state.seq) {
+  if (resume.lastSeq > state.seq) {
     // Within one epoch only Redis assigns seqs: a client ahead of it in the same epoch holds
     // events Redis lost (a replica promoted without the last writes). It resyncs to the state.
     if (resume.epoch === state.epoch) return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq, snapshot: true };
     return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${state.seq})`);
   }
-  if (otherEpoch || history === 'gap' || history === null) {
+  if ((resume.epoch !== null && resume.epoch !== state.epoch) || history === 'gap' || history === null) {
     return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq, snapshot: true };
   }
   return { frames: history, servedSeq: state.seq };

@@ -56,6 +56,8 @@ export interface JobSubscriptionEvents {
 }
 
 const DEFAULT_KEEPALIVE_MS = 25_000;
+/** CLOSE_CODES.RESYNC: the job's stream restarted or its history no longer holds the gap. */
+const RESYNC_CODE = 4000;
 const ENDED_STATUSES = new Set<string>(['completed', 'failed', 'cancelled']);
 
 /**
@@ -73,6 +75,8 @@ export class JobSubscription extends TypedEmitter<JobSubscriptionEvents> {
   source: EventSourceLike | null = null;
   /** The snapshot of an ended job, until the terminal event that follows it arrives. */
   private endedSnapshot: ScrapingEvent | null = null;
+  /** Subscribed afresh after a resync: the next snapshot is reported as one. */
+  private resyncing = false;
 
   constructor(
     readonly jobId: number,
@@ -113,7 +117,8 @@ export class JobSubscription extends TypedEmitter<JobSubscriptionEvents> {
   accept(event: ScrapingEvent): boolean {
     if (this.ended) return true;
     if (event.metadata.snapshot === true) {
-      const resync = event.metadata.resync === true;
+      const resync = event.metadata.resync === true || this.resyncing;
+      this.resyncing = false;
       if (resync || this.seq === null || event.seq >= this.seq) {
         this.seq = event.seq;
         const epoch = epochOf(event);
@@ -151,6 +156,13 @@ export class JobSubscription extends TypedEmitter<JobSubscriptionEvents> {
     this.emit('event', event);
     if (TERMINAL_EVENT_TYPES.has(event.event_type) || event.status === 'cancelled') this.finish(event);
     return true;
+  }
+
+  /** After a resync: the next snapshot replaces everything held, and says so. */
+  forgetPosition(): void {
+    this.seq = null;
+    this.epoch = null;
+    this.resyncing = true;
   }
 
   fail(code: string, message: string): void {
@@ -327,7 +339,9 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
     const subscription = this.subscriptions.get(message.job_id);
     if (!subscription) return;
     if (message.type === 'resync' || (message.type === 'error' && message.code === 'UNAVAILABLE')) {
-      // The gateway could not keep this job exact: subscribe again from what we hold.
+      // The gateway could not keep this job exact: subscribe again — from what we hold, or, when
+      // the job's stream restarted (4000), afresh: what we hold no longer continues into it.
+      if (message.type === 'resync' && message.code === RESYNC_CODE) subscription.forgetPosition();
       const delay = backoffDelay(0, this.backoff, this.random);
       setTimeout(() => {
         if (this.subscriptions.get(subscription.jobId) === subscription && this.state === 'open') this.send(subscription.subscribeMessage());
