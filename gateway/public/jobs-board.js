@@ -33,7 +33,8 @@ async function follow(ids) {
       row.dataset.status = e.status;
       row.textContent = `Job ${id}: ${what} · ${e.progress === null ? '–' : `${e.progress.toFixed(1)} %`} · ${e.results_count} results`;
     };
-    const subscription = client.subscribe(id, { progressIntervalMs: 250 });
+    const token = await tokenFor(id);
+    const subscription = client.subscribe(id, { progressIntervalMs: 250, ...(token ? { token } : {}) });
     subscription.on('snapshot', (s) => show(s, s.status));
     subscription.on('event', (e) => show(e, e.event_type.replace('_', ' ')));
     subscription.on('end', (e) => show(e, e.status));
@@ -42,4 +43,13 @@ async function follow(ids) {
       row.textContent = `Job ${id}: ${e.code === 'NOT_FOUND' ? 'not found' : e.message}`;
     });
   }
+}
+
+/** With access control on: a watch token per job from the key this tab keeps (none when off). */
+async function tokenFor(jobId) {
+  const key = sessionStorage.getItem('scout.apiKey');
+  if (!key) return undefined;
+  const response = await fetch(`/api/jobs/${jobId}/watch-tokens`, { method: 'POST', headers: { Authorization: `Bearer ${key}` } });
+  const json = await response.json().catch(() => null);
+  return response.status === 201 ? json?.watch_token : undefined;
 }

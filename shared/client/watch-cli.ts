@@ -131,5 +131,5 @@ if (parsed.kind === 'help') {
 } else {
   // Exit by running out of work rather than process.exit(), so piped output is flushed first.
   const { args } = parsed;
-  process.exitCode = args.jobIds ? await watchMany(args.jobIds, args.url, process.stdout, process.stderr) : await watch(args);
+  process.exitCode = args.jobIds ? await watchMany(args.jobIds, args.url, process.stdout, process.stderr, args.apiKey) : await watch(args);
 }

@@ -17,9 +17,15 @@ export function jobLine(jobId: number, last: ScrapingEvent | null, state: string
  * throttled by the gateway); elsewhere one plain line per event, prefixed with its job.
  * Resolves with the exit status: 0 all completed, 1 any failed or unknown, 3 the connection gave up.
  */
-export async function watchMany(jobIds: readonly number[], url: string, out: OutputStream, err: OutputStream): Promise<number> {
+export async function watchMany(jobIds: readonly number[], url: string, out: OutputStream, err: OutputStream, apiKey?: string): Promise<number> {
   const live = out.isTTY === true;
-  const client = new ScoutClient({ baseUrl: url, WebSocket: WebSocket as unknown as MuxWebSocketConstructor, sseFallbackAfter: Number.POSITIVE_INFINITY });
+  // With access control on, the owner's API key authorizes every job of the connection at once.
+  class KeyedWebSocket extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, apiKey ? { headers: { Authorization: `Bearer ${apiKey}` } } : {});
+    }
+  }
+  const client = new ScoutClient({ baseUrl: url, WebSocket: KeyedWebSocket as unknown as MuxWebSocketConstructor, sseFallbackAfter: Number.POSITIVE_INFINITY });
   const rows = new Map(jobIds.map((id) => [id, { last: null as ScrapingEvent | null, state: 'connecting', done: false, ok: true }]));
   let drawn = false;
   const draw = () => {
