@@ -12,6 +12,7 @@ import type { Limits } from './limits/limits.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { EventSubscriber } from './ws/event-subscriber.js';
 import type { MissingJobs } from './ws/missing-jobs.js';
+import type { JobIdentities } from './ws/job-identities.js';
 import type { JobChannels } from './ws/job-channels.js';
 
 /** Everything the gateway's handlers use, built once in main.ts and passed down. */
@@ -32,6 +33,8 @@ export interface GatewayContext {
   limits: Limits;
   clientIp: ClientIp;
   missingJobs: MissingJobs;
+  /** Job rows' identities, so that a join serves only the row's own stream. */
+  identities: JobIdentities;
   /** Mutable gateway state. */
   state: GatewayState;
 }

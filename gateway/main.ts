@@ -23,6 +23,7 @@ import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
 import { idleMuxConnections } from './ws/mux-socket.js';
 import { MissingJobs } from './ws/missing-jobs.js';
+import { JobIdentities } from './ws/job-identities.js';
 
 const config = loadConfigOrExit('gateway');
 const log = createServiceLogger('gateway', config, { gatewayId: config.gateway.id });
@@ -85,6 +86,7 @@ const ctx: GatewayContext = {
   limits: new Limits(redis, keys, config.limits, log),
   clientIp: new ClientIp(config.auth.trustedProxies),
   missingJobs: new MissingJobs(),
+  identities: new JobIdentities(db),
   state,
 };
 app = createApp(ctx);

@@ -68,6 +68,8 @@ const envSchema = z.object({
   HISTORY_MAX_EVENTS: int(10, 1_000_000).default(10_000),
   /** How long a job's history and live state stay in Redis after it ends. */
   HISTORY_RETENTION_SECONDS: int(1, 30 * 24 * 3600).default(24 * 3600),
+  // Once a job has ended Postgres serves its snapshot, so its stream need not stay as long.
+  FINISHED_RETENTION_SECONDS: int(1, 30 * 24 * 3600).default(3600),
 
   // Redis Cluster and the emit path.
   /**
@@ -144,6 +146,7 @@ function toConfig(env: z.infer<typeof envSchema>) {
     history: {
       maxEvents: env.HISTORY_MAX_EVENTS,
       retentionSeconds: env.HISTORY_RETENTION_SECONDS,
+      finishedRetentionSeconds: env.FINISHED_RETENTION_SECONDS,
     },
     redisCluster: env.REDIS_CLUSTER_NODES.length > 0 ? { nodes: env.REDIS_CLUSTER_NODES.map(parseHostPort) } : null,
     emitPipeline: env.EMIT_PIPELINE,

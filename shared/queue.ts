@@ -5,8 +5,11 @@ import { jobIdSchema } from './events.js';
 import type { Config } from './config.js';
 import { RedisKeys } from './redis/keys.js';
 
-/** Data of one BullMQ job on the scrape queue: only the id; the parameters live in Postgres. */
-export const scrapeJobDataSchema = z.object({ jobId: jobIdSchema });
+/**
+ * Data of one BullMQ job on the scrape queue: the id and the row's identity (absent in entries
+ * queued before identities existed); the parameters live in Postgres.
+ */
+export const scrapeJobDataSchema = z.object({ jobId: jobIdSchema, identity: z.string().min(1).optional() });
 export type ScrapeJobData = z.infer<typeof scrapeJobDataSchema>;
 
 export function bullmqJobId(jobId: number): string {
@@ -26,8 +29,19 @@ export function createScrapeQueue(config: Config, connection: ConnectionOptions)
   });
 }
 
-export async function enqueueScrape(queue: Queue<ScrapeJobData>, jobId: number): Promise<void> {
-  await queue.add('scrape', { jobId }, { jobId: bullmqJobId(jobId) });
+/**
+ * Queues a job's run. BullMQ ignores an add whose id it already holds, so an entry left by another
+ * row of the same id (the database was recreated, Redis kept its data; usually a finished entry)
+ * is removed first: otherwise the new job would never run. An entry another worker holds locked
+ * cannot be removed: that error reaches the caller.
+ */
+export async function enqueueScrape(queue: Queue<ScrapeJobData>, jobId: number, identity?: string): Promise<void> {
+  const id = bullmqJobId(jobId);
+  if (identity !== undefined) {
+    const existing = await queue.getJob(id);
+    if (existing && existing.data?.identity !== identity) await existing.remove();
+  }
+  await queue.add('scrape', identity === undefined ? { jobId } : { jobId, identity }, { jobId: id });
 }
 
 /** Where a waiting job stands: 1 = the next one a worker takes, of `waiting` jobs in the queue. */

@@ -96,7 +96,7 @@ export async function createJob(ctx: GatewayContext, r: Reply, request: CreateJo
   const job = result.job;
   if (result.kind === 'created') {
     try {
-      await enqueueScrape(ctx.queue, job.id);
+      await enqueueScrape(ctx.queue, job.id, job.identity);
     } catch (error) {
       // Nothing half-made: a job that could not be queued does not stay behind as pending.
       await deleteJob(ctx.db, job.id);

@@ -7,6 +7,7 @@ import { CLOSE_CODES, FLIGHT_JOB } from '../../shared/protocol.js';
 import { seqOfPayload, type JobEventLog, type JobLiveState, type JobRead } from '../../shared/redis/job-event-log.js';
 import { queuedInfo, type QueuedInfo, type QueueSources } from '../queued-job.js';
 import type { InitialServe } from './job-channels.js';
+import type { JobIdentities } from './job-identities.js';
 import type { MissingJobs } from './missing-jobs.js';
 
 /** Where a client resumes: the last seq it holds and, if it knows it, the stream's epoch. */
@@ -20,6 +21,8 @@ export interface JoinSources {
   db: Kysely<Database>;
   /** Short negative cache of unknown job ids (none: every unknown id is asked of Postgres). */
   missingJobs?: MissingJobs;
+  /** Rows' identities: a stream written for another row of the same id is not served (none: every stream is). */
+  identities?: JobIdentities;
 }
 
 /** With the queue, a pending job's snapshot says where it waits. */
@@ -32,7 +35,7 @@ type Sources = JoinSources & Partial<QueueSources>;
  * comes from Redis; a job Redis no longer knows (old, or Redis lost it) is served from Postgres.
  */
 export async function serveJoin(sources: Sources, jobId: number, resume: ResumePoint | null): Promise<InitialServe> {
-  const read = await sources.eventLog.read(jobId, resume?.lastSeq);
+  const read = await readOwnStream(sources, jobId, resume);
   if (read.state) return withEnd(sources, serveFromStream(jobId, read.state, read.history, resume), read.state);
 
   if (sources.missingJobs?.isMissing(jobId)) return notFound(jobId);
@@ -43,7 +46,7 @@ export async function serveJoin(sources: Sources, jobId: number, resume: ResumeP
     return notFound(jobId);
   }
   // The job may have emitted its first event while Postgres was asked: the stream then is the truth.
-  const again = await sources.eventLog.read(jobId, resume?.lastSeq);
+  const again = await readOwnStream(sources, jobId, resume);
   if (again.state) return withEnd(sources, serveFromStream(jobId, again.state, again.history, resume), again.state);
   // Redis holds no stream: either no event yet (a pending job) or the stream is gone.
   if (resume !== null && resume.lastSeq > row.last_seq) {
@@ -55,6 +58,18 @@ export async function serveJoin(sources: Sources, jobId: number, resume: ResumeP
   const frames = [JSON.stringify(snapshotOfRow(row, resync, queued))];
   if (ENDED.has(row.status)) frames.push(JSON.stringify(endEventOfRow(row)));
   return { frames, servedSeq: row.last_seq, snapshot: true };
+}
+
+/**
+ * The job's stream, or none when Redis holds a stream written for another row of the same id (the
+ * database was recreated while Redis kept its data): that one is not this job's and is treated as
+ * absent. A stream without an identity (written before identities existed) is served.
+ */
+async function readOwnStream(sources: JoinSources, jobId: number, resume: ResumePoint | null): Promise<JobRead> {
+  const read = await sources.eventLog.read(jobId, resume?.lastSeq);
+  const identity = read.state?.identity;
+  if (identity === undefined || !sources.identities || (await sources.identities.owns(jobId, identity))) return read;
+  return { state: null, history: null };
 }
 
 const ENDED = new Set<string>(['completed', 'failed', 'cancelled']);

@@ -89,3 +89,9 @@ export async function markJobFailed(
 export async function recordLastSeq(db: Kysely<Database>, id: number, lastSeq: number): Promise<void> {
   await db.updateTable('scraping_jobs').set({ last_seq: raiseLastSeq(lastSeq) }).where('id', '=', id).execute();
 }
+
+/** The row's identity (migration 0004), or undefined when there is no such row. */
+export async function findJobIdentity(db: Kysely<Database>, id: number): Promise<string | undefined> {
+  const row = await db.selectFrom('scraping_jobs').select('identity').where('id', '=', id).executeTakeFirst();
+  return row?.identity;
+}

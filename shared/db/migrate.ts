@@ -2,12 +2,14 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 import * as initial from './migrations/0001-initial.js';
 import * as accessControl from './migrations/0002-access-control.js';
 import * as offers from './migrations/0003-offers.js';
+import * as jobIdentity from './migrations/0004-job-identity.js';
 
 /** Migrations are imported, not read from a folder, so the same list runs under tsx and from dist/. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-access-control': accessControl,
   '0003-offers': offers,
+  '0004-job-identity': jobIdentity,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -18,6 +18,8 @@ export interface ScrapingJobsTable {
   completed_at: Date | null;
   created_at: ColumnType<Date, never, never>;
   /** The API key that created the job; null for jobs created with auth off. */
+  /** Random per row: binds the job's queue entry and event stream to this row (migration 0004). */
+  identity: Generated<string>;
   owner_key_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 

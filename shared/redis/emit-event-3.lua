@@ -23,12 +23,23 @@ local publishCommand = ARGV[5]       -- 'PUBLISH' on a single Redis, 'SPUBLISH' 
 local writerField = 'w:' .. ARGV[6]
 local writerPrevious = ARGV[7]       -- '' to skip the order check (the writer waited)
 local writerIndex = ARGV[8]
-local FIRST = 9                      -- then 7 values per event:
+-- The job row's identity ('' when the writer does not bind one): a stream written for another row
+-- of the same id (the database was recreated, Redis kept its data) is treated as absent.
+local identity = ARGV[9]
+-- How long the stream stays once the job has ended (its last event's status is final): Postgres
+-- serves a finished job's snapshot, so the stream need not be kept as long as a running job's.
+local finishedTtl = tonumber(ARGV[10])
+local FIRST = 11                     -- then 7 values per event:
 -- event_type, status, progress ('' when none), results_count,
 -- head (JSON members from "event_type" to "message"), metadata members without braces (may be ''),
 -- timestamp
 
-local state = redis.call('HMGET', stateKey, 'epoch', 'seq', writerField)
+local state = redis.call('HMGET', stateKey, 'epoch', 'seq', writerField, 'identity')
+if identity ~= '' and state[1] and state[4] ~= identity then
+  -- Another row's stream (or one written before identities existed): none of it is this job's.
+  redis.call('DEL', stateKey, historyKey)
+  state = {}
+end
 local epoch = state[1]
 local seq = tonumber(state[2])
 if ARGV[6] ~= '' then
@@ -55,10 +66,14 @@ if not epoch or seq < seqFloor then
   epoch = time[1] .. string.format('%06d', tonumber(time[2]))
   seq = seqFloor
   fields = { 'job_id', jobId, 'epoch', epoch }
+  if identity ~= '' then
+    fields[5] = 'identity'
+    fields[6] = identity
+  end
 end
 
 local payloads = {}
-local last = #ARGV - 6
+local last = #ARGV - 6   -- the last event's first value
 local progress, startedAt, completedAt, clearCompleted
 for a = FIRST, last, 7 do
   local eventType = ARGV[a]
@@ -116,7 +131,12 @@ end
 local remaining = redis.call('TTL', stateKey)   -- -2: no state yet, -1: no expiry
 redis.call('HSET', stateKey, unpack(fields))
 local length = redis.call('RPUSH', historyKey, unpack(payloads))
-if remaining < ttlSeconds or length == #payloads then
+local lastStatus = ARGV[last + 1]
+local ended = lastStatus == 'completed' or lastStatus == 'failed' or lastStatus == 'cancelled'
+if ended and finishedTtl < ttlSeconds then
+  redis.call('EXPIRE', stateKey, finishedTtl)
+  redis.call('EXPIRE', historyKey, finishedTtl)
+elseif remaining < ttlSeconds or length == #payloads then
   local slack = math.max(1, math.min(60, math.floor(ttlSeconds / 10)))
   redis.call('EXPIRE', stateKey, ttlSeconds + slack)
   redis.call('EXPIRE', historyKey, ttlSeconds + slack)

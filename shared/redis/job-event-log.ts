@@ -16,6 +16,8 @@ export const jobLiveStateSchema = z.object({
   started_at: z.string().optional(),
   completed_at: z.string().optional(),
   updated_at: z.string(),
+  /** The job row's identity the stream was written for (absent: written without one). */
+  identity: z.string().optional(),
 });
 export type JobLiveState = z.infer<typeof jobLiveStateSchema>;
 
@@ -29,6 +31,8 @@ export interface JobRead {
 export interface HistoryLimits {
   maxEvents: number;
   retentionSeconds: number;
+  /** Expiry once the job has ended (its last event's status is final); default retentionSeconds. */
+  finishedRetentionSeconds?: number;
 }
 
 /** How events reach subscribers: plain pub/sub on a single Redis, sharded pub/sub on a cluster. */
@@ -76,8 +80,8 @@ export class JobEventLog {
    * the job's live state is missing (new job, or Redis lost its data) numbering continues above it
    * under a new epoch.
    */
-  async append(jobId: number, draft: EventDraft, seqFloor = 0): Promise<{ seq: number; epoch: string }> {
-    const reply = await this.appendMany(jobId, [eventDraftSchema.parse(draft)], seqFloor);
+  async append(jobId: number, draft: EventDraft, seqFloor = 0, identity = ''): Promise<{ seq: number; epoch: string }> {
+    const reply = await this.appendMany(jobId, [eventDraftSchema.parse(draft)], seqFloor, undefined, identity);
     if (reply.kind !== 'applied') throw new Error('emit refused without a writer mark');
     return { seq: reply.lastSeq, epoch: reply.epoch };
   }
@@ -85,10 +89,12 @@ export class JobEventLog {
   /**
    * Appends events (already parsed with eventDraftSchema) in one atomic script call, seqs in
    * array order. With a writer mark the call may be refused ('order') when an earlier call of the
-   * same writer has not run yet.
+   * same writer has not run yet. With the job row's `identity`, a stream written for another row of
+   * the same id is replaced (a new epoch, seq above the floor) instead of continued.
    */
-  async appendMany(jobId: number, events: readonly EventDraft[], seqFloor = 0, writer?: WriterMark): Promise<AppendReply> {
-    const reply = (await this.scripts.emitEvent(...emitScriptArgs(this.keys, this.limits, this.publish, jobId, events, seqFloor, writer))) as [number, string, string];
+  async appendMany(jobId: number, events: readonly EventDraft[], seqFloor = 0, writer?: WriterMark, identity = ''): Promise<AppendReply> {
+    const args = emitScriptArgs(this.keys, this.limits, this.publish, jobId, events, seqFloor, writer, identity);
+    const reply = (await this.scripts.emitEvent(...args)) as [number, string, string];
     if (reply[2] === 'order') return { kind: 'order', done: reply[1] === '' ? null : Number(reply[1]) };
     return { kind: 'applied', lastSeq: Number(reply[0]), epoch: String(reply[1]) };
   }
@@ -118,6 +124,7 @@ export function emitScriptArgs(
   events: readonly EventDraft[],
   seqFloor = 0,
   writer?: WriterMark,
+  identity = '',
 ): (string | number)[] {
   if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) throw new RangeError(`1 to ${MAX_EVENTS_PER_APPEND} events per append`);
   const args: (string | number)[] = [
@@ -132,6 +139,8 @@ export function emitScriptArgs(
     writer?.token ?? '',
     writer?.previous ?? '',
     writer?.index ?? '',
+    identity,
+    limits.finishedRetentionSeconds ?? limits.retentionSeconds,
   ];
   for (const event of events) {
     const { epoch: _reserved, ...metadata } = event.metadata;

@@ -25,6 +25,7 @@ import { runS3 } from './scenarios/s3-idle-capacity.js';
 import { runS4 } from './scenarios/s4-resume-storm.js';
 import { pipelineAvailable, runS5, type PipelineFigures } from './scenarios/s5-pipeline.js';
 import { measureEmitCost, S7_FULL, S7_SMOKE, type EmitCostFigures } from './scenarios/s7-emit-cost.js';
+import { measureFinishedBytes, type FinishedBytesFigures } from './scenarios/s8-finished-bytes.js';
 import { SetupCache } from './scenarios/with-system.js';
 import { FULL, SMOKE, scenarioTitles } from './sizes.js';
 import { ROOT, SYSTEM_NAMES, SYSTEMS, type SystemName } from './systems.js';
@@ -40,6 +41,7 @@ const SCENARIOS = {
   S4: 'resume storm: 1,000 clients of a job drop at once and resume 100 events back',
   S5: 'pipeline: jobs over HTTP, two workers, simulated scrapers at 0 ms',
   S7: 'emit cost: Redis CPU per emit against a bare PUBLISH, and emits/s with 1, 2, 3 shards',
+  S8: 'retention: Redis bytes per finished job, and what finished jobs hold at one job a second',
 } as const;
 type ScenarioId = keyof typeof SCENARIOS;
 
@@ -164,11 +166,12 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
   const scenarios: ScenarioReport[] = [];
   let pipeline: PipelineFigures | null = null;
   let emitCost: EmitCostFigures | null = null;
+  let finishedBytes: FinishedBytesFigures | null = null;
   const uws = detectUwsRuntime();
   try {
     log(`bench ${options.smoke ? 'smoke' : 'full'} run: scenarios ${options.scenarios.join(',')}, systems ${options.systems.join(',')}; redis ${redisUrl} (pid ${redisPid}), database ${dbName}`);
     for (const id of options.scenarios) {
-      const report: ScenarioReport = { id, title: { ...scenarioTitles(sizes, options.smoke), S7: SCENARIOS.S7 }[id], loadAvgAtStart: loadAverage(), durationS: 0, figures: [], skipped: null, errors: [] };
+      const report: ScenarioReport = { id, title: { ...scenarioTitles(sizes, options.smoke), S7: SCENARIOS.S7, S8: SCENARIOS.S8 }[id], loadAvgAtStart: loadAverage(), durationS: 0, figures: [], skipped: null, errors: [] };
       scenarios.push(report);
       const t0 = Date.now();
       if (Date.now() > deadline) {
@@ -180,7 +183,13 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
         mkdirSync(ctx.serverEnv.profileDir, { recursive: true });
       }
       log(`${id}: ${report.title} (load ${report.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')})`);
-      if (id === 'S7') {
+      if (id === 'S8') {
+        try {
+          finishedBytes = await measureFinishedBytes(options.smoke ? 5 : 100, log);
+        } catch (error) {
+          report.errors.push(`finished bytes: ${errorText(error)}`);
+        }
+      } else if (id === 'S7') {
         try {
           emitCost = await measureEmitCost(options.smoke ? S7_SMOKE : S7_FULL, log);
         } catch (error) {
@@ -283,6 +292,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     scenarios,
     pipeline,
     emitCost,
+    finishedBytes,
     ratios: computeRatios(scenarios),
     targets: checkTargets(scenarios, pipeline, options.smoke),
     profiles,
@@ -306,6 +316,10 @@ export function smokeProblems(report: BenchReport): string[] {
     if (s.id === 'S5') {
       const p = report.pipeline;
       if (!s.skipped && (!p || p.jobs <= 0 || p.completed !== p.jobs)) problems.push(`S5: ${p ? `${p.completed} of ${p.jobs} jobs completed` : 'no pipeline figure'}`);
+      continue;
+    }
+    if (s.id === 'S8') {
+      if (!s.skipped && !report.finishedBytes) problems.push('S8: no finished-bytes figures');
       continue;
     }
     if (s.id === 'S7') {
@@ -351,7 +365,7 @@ function errorText(error: unknown): string {
 
 const USAGE = `usage: npm run bench -- [options]
   --smoke                   seconds-long tiny run (CI); results under test/bench/results/smoke/
-  --scenario S1,S2,...      scenarios to run (default all: S1-S5, S7)
+  --scenario S1,S2,...      scenarios to run (default all: S1-S5, S7, S8)
   --systems gateway,...     systems (default gateway,relay,seed,socketio)
   --profile                 CPU profiles of the servers and workers, summarized in the report
   --out DIR                 where to write the report (default test/bench/results/)

@@ -45,7 +45,10 @@ describe('benchmark smoke run', () => {
       expect(f.late, `${f.scenario} ${f.system} ${f.step}: events missing at the end`).toBe(0);
     }
     // S5 ran: present, not skipped, every job completed.
-    expect(report.scenarios.map((s) => s.id)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S7']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S7', 'S8']);
+    // S8 measured the streams of finished jobs, kept for FINISHED_RETENTION_SECONDS.
+    expect(report.finishedBytes?.streamBytesPerJob).toBeGreaterThan(0);
+    expect(report.finishedBytes?.keptAfterS).toBeLessThanOrEqual(3600);
     // S7 measured the emit script and a bare PUBLISH, and every event reached the subscriber.
     expect(report.emitCost?.rows.map((r) => r.what)).toEqual(['emit ×1', 'emit ×3', 'publish', 'emit ×1', 'emit ×3', 'publish']);
     expect(report.emitCost?.notes).toEqual([]);

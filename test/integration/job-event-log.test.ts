@@ -194,3 +194,44 @@ describe('JobEventLog after a failover that lost the tail', () => {
     expect(await log.append(1, draft(), 6)).toEqual({ seq: 7, epoch: after.epoch });
   });
 });
+
+describe('JobEventLog: identity and finished retention', () => {
+  let t: TestRedis;
+  let keys: RedisKeys;
+  beforeAll(async () => {
+    t = await createTestRedis();
+    keys = new RedisKeys(t.keyPrefix);
+  });
+  afterAll(() => t.cleanup());
+
+  it('replaces a stream written for another row of the same id: new epoch, old history and writer marks gone', async () => {
+    const log = new JobEventLog(t.redis, keys, { maxEvents: 50, retentionSeconds: 60 });
+    const old = await log.append(1, draft(), 0, 'row-a');
+    await log.appendMany(1, [draft({ event_type: 'job_completed', status: 'completed', progress: 100 })], 0, { token: 'w1', index: 1 }, 'row-a');
+    expect((await log.read(1)).state).toMatchObject({ identity: 'row-a', seq: 2, status: 'completed' });
+    const fresh = await log.append(1, draft({ event_type: 'job_started', progress: 0 }), 0, 'row-b');
+    expect(fresh.seq).toBe(1);
+    expect(fresh.epoch).not.toBe(old.epoch);
+    const { state } = await log.read(1);
+    expect(state).toMatchObject({ identity: 'row-b', seq: 1, status: 'running', event_type: 'job_started' });
+    expect(state?.completed_at).toBeUndefined();
+    expect(await t.redis.hexists(keys.jobState(1), 'w:w1')).toBe(0);
+    expect((await t.redis.lrange(keys.jobHistory(1), 0, -1)).map(seqOfPayload)).toEqual([1]);
+    // The same identity continues the stream.
+    expect(await log.append(1, draft(), 0, 'row-b')).toEqual({ seq: 2, epoch: fresh.epoch });
+  });
+
+  it('shortens expiry to the finished retention on a terminal event, and restores it if the job runs again', async () => {
+    const log = new JobEventLog(t.redis, keys, { maxEvents: 50, retentionSeconds: 600, finishedRetentionSeconds: 30 });
+    await log.append(2, draft());
+    expect(await t.redis.ttl(keys.jobState(2))).toBeGreaterThan(600);
+    await log.append(2, draft({ event_type: 'job_completed', status: 'completed', progress: 100 }));
+    for (const key of [keys.jobState(2), keys.jobHistory(2)]) {
+      const ttl = await t.redis.ttl(key);
+      expect(ttl).toBeGreaterThan(25);
+      expect(ttl).toBeLessThanOrEqual(30);
+    }
+    await log.append(2, draft({ event_type: 'job_started', progress: 0 })); // a retry
+    expect(await t.redis.ttl(keys.jobHistory(2))).toBeGreaterThan(600);
+  });
+});

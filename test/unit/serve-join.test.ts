@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { endEventOfRow, endEventOfState, notFoundEvent, serveJoin, snapshotOfRow, snapshotOfState, type JoinSources } from '../../gateway/ws/serve-join.js';
+import { JobIdentities } from '../../gateway/ws/job-identities.js';
 import type { Database } from '../../shared/db/database.js';
 import type { ScrapingJob } from '../../shared/db/scraping-jobs.table.js';
 import { scrapingEventSchema } from '../../shared/events.js';
@@ -40,6 +41,7 @@ const row = (over: Partial<ScrapingJob> = {}): ScrapingJob => ({
   completed_at: new Date('2026-01-01T00:05:00.000Z'),
   created_at: new Date('2026-01-01T00:00:00.000Z'),
   owner_key_id: null,
+  identity: 'row-5',
   ...over,
 });
 
@@ -53,7 +55,7 @@ function sources(reads: JobRead[], jobRow: ScrapingJob | undefined): JoinSources
       return reads[Math.min(i++, reads.length - 1)]!;
     },
   } as unknown as JobEventLog;
-  const query = { selectAll: () => query, where: () => query, executeTakeFirst: async () => jobRow };
+  const query = { selectAll: () => query, select: () => query, where: () => query, executeTakeFirst: async () => jobRow };
   const db = { selectFrom: () => query } as unknown as Kysely<Database>;
   return { eventLog, db, readCalls };
 }
@@ -305,5 +307,33 @@ describe('serveJoin: a pending job, with the queue at hand', () => {
     const s = { ...sources([NO_STREAM], row({ status: 'running' })), ...queueSources(1) } as unknown as JoinSources;
     const served = await serveJoin(s, 5, null);
     expect(parse(('frames' in served ? served.frames : [])[0]!).metadata.queued).toBeUndefined();
+  });
+});
+
+describe('serveJoin: a stream of another job row', () => {
+  const withIdentities = (reads: JobRead[], jobRow: ScrapingJob | undefined) => {
+    const s = sources(reads, jobRow);
+    return { ...s, identities: new JobIdentities(s.db) };
+  };
+
+  it('serves a stream written for the row, reading the row once for many joins', async () => {
+    const s = withIdentities([{ state: state({ identity: 'row-5' }), history: null }], row({ status: 'running' }));
+    for (let i = 0; i < 3; i++) expect(parse((await serveJoin(s, 5, null) as { frames: string[] }).frames[0]!).metadata.epoch).toBe('E1');
+    expect(s.identities.lookups).toBe(1);
+  });
+
+  it('treats a stream written for another row of the same id as absent: the row is served', async () => {
+    const pending = row({ status: 'pending', last_seq: 0, started_at: null, completed_at: null, progress: 0, items_scraped: 0 });
+    const s = withIdentities([{ state: state({ identity: 'old-row', status: 'completed', seq: 40 }), history: null }], pending);
+    const served = await serveJoin(s, 5, null);
+    expect('servedSeq' in served && served.servedSeq).toBe(0);
+    const snapshot = parse((served as { frames: string[] }).frames[0]!);
+    expect(snapshot).toMatchObject({ seq: 0, status: 'pending', metadata: { epoch: null, snapshot: true } });
+    expect((served as { frames: string[] }).frames).toHaveLength(1); // no terminal event of the old job
+  });
+
+  it('answers not found for a stream whose row is gone', async () => {
+    const s = withIdentities([{ state: state({ identity: 'old-row' }), history: null }], undefined);
+    expect(await serveJoin(s, 5, null)).toMatchObject({ close: { code: CLOSE_CODES.NOT_FOUND } });
   });
 });

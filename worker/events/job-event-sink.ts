@@ -25,6 +25,11 @@ export interface JobEventSink {
   head(jobId: number): Promise<StreamHead | null>;
   /** Declares a seq known elsewhere (the job row's last_seq): numbering never restarts below it. */
   raiseSeqFloor(jobId: number, seq: number): void;
+  /**
+   * Binds the job's stream to its row's identity: a stream written for another row of the same id
+   * (the database was recreated, Redis kept its data) counts as no stream and is replaced.
+   */
+  bindIdentity(jobId: number, identity: string): void;
   /** Forgets the per-job memory once this worker is done with the job. */
   release(jobId: number): void;
 }

@@ -48,6 +48,9 @@ export class MemoryEventSink implements JobEventSink {
     this.floors.set(jobId, Math.max(this.floors.get(jobId) ?? 0, seq));
   }
 
+  /** One process, one store: no other row's stream can be found here. */
+  bindIdentity(_jobId: number, _identity: string): void {}
+
   release(jobId: number): void {
     this.floors.delete(jobId);
   }

@@ -15,6 +15,8 @@ interface Waiting {
 interface JobMemory {
   /** This memory's writer token: the emit script tells its calls apart from any other writer's. */
   token: string;
+  /** The job row's identity the stream is bound to ('' until bound). */
+  identity: string;
   /** Highest seq this worker got or was told about for the job: the floor of the next emit. */
   highestSeq: number;
   /** Index of the last call sent for the job (calls are numbered 1, 2, 3 …). */
@@ -76,12 +78,18 @@ export class RedisEventSink implements JobEventSink {
 
   async head(jobId: number): Promise<StreamHead | null> {
     const { state } = await this.log.read(jobId);
+    const identity = this.jobs.get(jobId)?.identity ?? '';
+    if (state && identity !== '' && state.identity !== identity) return null; // another row's stream
     return state ? { seq: state.seq, status: state.status, eventType: state.event_type } : null;
   }
 
   raiseSeqFloor(jobId: number, seq: number): void {
     const job = this.memoryOf(jobId);
     job.highestSeq = Math.max(job.highestSeq, seq);
+  }
+
+  bindIdentity(jobId: number, identity: string): void {
+    this.memoryOf(jobId).identity = identity;
   }
 
   release(jobId: number): void {
@@ -103,7 +111,7 @@ export class RedisEventSink implements JobEventSink {
     const drafts = batch.map((w) => w.draft);
     const call = async (previous: number | undefined): Promise<AppendReply> => {
       try {
-        return await this.log.appendMany(jobId, drafts, job.highestSeq, { token: job.token, index, previous });
+        return await this.log.appendMany(jobId, drafts, job.highestSeq, { token: job.token, index, previous }, job.identity);
       } catch (error) {
         // NOSCRIPT after ioredis' own re-send (the cache was flushed again meanwhile): the call
         // did not run, like a refused one.
@@ -139,7 +147,7 @@ export class RedisEventSink implements JobEventSink {
   private memoryOf(jobId: number): JobMemory {
     let job = this.jobs.get(jobId);
     if (!job) {
-      job = { token: `${this.tokenPrefix}.${++this.tokens}`, highestSeq: 0, lastIndex: 0, tail: Promise.resolve(), waiting: [] };
+      job = { token: `${this.tokenPrefix}.${++this.tokens}`, identity: '', highestSeq: 0, lastIndex: 0, tail: Promise.resolve(), waiting: [] };
       this.jobs.set(jobId, job);
     }
     return job;

@@ -63,6 +63,13 @@ export class JobRun {
     try {
       const row = await findJob(this.deps.db, this.jobId);
       if (!row) throw new UnrecoverableError(`job ${this.jobId} not found`);
+      const queued = (this.job.data as { identity?: unknown } | undefined)?.identity;
+      if (typeof queued === 'string' && queued !== row.identity) {
+        // Queued for another row of the same id (the database was recreated): not this job's run.
+        this.log.warn({ queued, identity: row.identity }, 'queue entry of another job row; skipped');
+        return null;
+      }
+      this.deps.sink.bindIdentity(this.jobId, row.identity);
       this.deps.sink.raiseSeqFloor(this.jobId, row.last_seq);
       if (row.status !== 'pending' && row.status !== 'running') {
         await this.finishStream(row);
