@@ -20,6 +20,7 @@ import { GatewayMetrics } from './metrics.js';
 import { detectUwsRuntime, listen, uWS, type TemplatedApp } from './uws.js';
 import { clusterEventSubscriber } from './ws/cluster-event-subscriber.js';
 import { closeGradually } from './ws/drain.js';
+import { idleMuxConnections } from './ws/mux-socket.js';
 import { redisEventSubscriber } from './ws/event-subscriber.js';
 import { JobChannels } from './ws/job-channels.js';
 import { JobIdentities } from './ws/job-identities.js';
@@ -122,13 +123,15 @@ export async function startGatewayApp(config: Config, log: Logger): Promise<Gate
     const eventLog = new JobEventLog(redis, keys, config.history, publishModeOf(config));
 
     let app: TemplatedApp | undefined;
+    const compress = config.gateway.compression !== 'off';
     const channels = new JobChannels(
       subscriber,
       keys,
       eventLog,
-      (topic, payload) => {
-        app?.publish(topic, payload, false);
-        metrics.delivered(payload);
+      (topic, frame, binary) => {
+        // Compressed once per publish for every socket that negotiated permessage-deflate.
+        app?.publish(topic, frame, binary, compress);
+        if (!binary) metrics.delivered(frame);
       },
       log,
     );
@@ -183,7 +186,7 @@ export async function startGatewayApp(config: Config, log: Logger): Promise<Gate
         const deadline = Date.now() + config.gateway.drainTimeoutSeconds * 1000;
         // Spread over the drain window less a second for the last ones to leave.
         const spreadMs = Math.max(0, config.gateway.drainTimeoutSeconds * 1000 - 1000);
-        await closeGradually(channels.sockets(), spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
+        await closeGradually([...channels.sockets(), ...idleMuxConnections()], spreadMs, CLOSE_CODES.GOING_AWAY, 'gateway shutting down; reconnect');
         while (ctx.state.connections > 0 && Date.now() < deadline) await sleep(50);
         const remaining = ctx.state.connections;
         // Whatever is still open (sockets past the deadline, idle HTTP keep-alive connections) is
