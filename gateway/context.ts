@@ -15,7 +15,7 @@ import type { MissingJobs } from './ws/missing-jobs.js';
 import type { JobIdentities } from './ws/job-identities.js';
 import type { JobChannels } from './ws/job-channels.js';
 
-/** Everything the gateway's handlers use, built once in main.ts and passed down. */
+/** Everything the gateway's handlers use, built once in gateway-app.ts and passed down. */
 export interface GatewayContext {
   config: Config;
   log: Logger;

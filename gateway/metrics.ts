@@ -87,7 +87,7 @@ export class GatewayMetrics {
   }
 
   /** Called once per event forwarded to a job's topic. */
-  delivered(payload: Buffer): void {
+  delivered(payload: string | Buffer): void {
     const emittedAt = emittedAtOfPayload(payload);
     if (Number.isFinite(emittedAt)) this.deliveryLatency.observe(Math.max(0, Date.now() - emittedAt) / 1000);
   }

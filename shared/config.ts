@@ -40,6 +40,13 @@ const envSchema = z.object({
   /** Seconds the gateway keeps draining before it exits on SIGTERM. */
   DRAIN_TIMEOUT_SECONDS: int(0, 600).default(10),
 
+  /** permessage-deflate on both WebSocket paths, for clients that offer it: uWS' shared compressor, one per socket, or none. */
+  WS_COMPRESSION: z.enum(['off', 'shared', 'dedicated']).default('shared'),
+  /** Job subscriptions one WS /ws connection may hold at once. */
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 100_000).default(100),
+  /** Seconds between the comment lines that keep an idle SSE response open through proxies. */
+  SSE_HEARTBEAT_SECONDS: int(1, 600).default(15),
+
   WORKER_CONCURRENCY: int(1, 1000).default(4),
   /** Scraper tasks (route × dates × scraper) a single job runs at once. */
   ORCHESTRATOR_CONCURRENCY: int(1, 1000).default(8),
@@ -125,6 +132,9 @@ function toConfig(env: z.infer<typeof envSchema>) {
       idleTimeoutSeconds: env.WS_IDLE_TIMEOUT_SECONDS,
       maxBackpressureBytes: env.WS_MAX_BACKPRESSURE_BYTES,
       drainTimeoutSeconds: env.DRAIN_TIMEOUT_SECONDS,
+      compression: env.WS_COMPRESSION,
+      maxSubscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      sseHeartbeatSeconds: env.SSE_HEARTBEAT_SECONDS,
     },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,

@@ -37,11 +37,32 @@ export function createScrapeQueue(config: Config, connection: ConnectionOptions)
  */
 export async function enqueueScrape(queue: Queue<ScrapeJobData>, jobId: number, identity?: string): Promise<void> {
   const id = bullmqJobId(jobId);
-  if (identity !== undefined) {
-    const existing = await queue.getJob(id);
-    if (existing && existing.data?.identity !== identity) await existing.remove();
-  }
+  if (identity !== undefined) await removeForeignEntry(queue, id, identity);
   await queue.add('scrape', identity === undefined ? { jobId } : { jobId, identity }, { jobId: id });
+}
+
+/** Tries to remove a locked entry this often, this far apart: a worker skipping it lets go at once. */
+const LOCKED_REMOVE_ATTEMPTS = 20;
+const LOCKED_REMOVE_PAUSE_MS = 100;
+
+/**
+ * Removes the queue's entry with this BullMQ id when it belongs to another job row (a database
+ * recreated under a Redis that kept its queue): BullMQ ignores an add whose id it already holds.
+ * An entry a worker holds (it is skipping it, or, rarely, still running the old row) cannot be
+ * removed until its lock is gone: try again for up to two seconds, then give up with BullMQ's error.
+ */
+async function removeForeignEntry(queue: Queue<ScrapeJobData>, id: string, identity: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const existing = await queue.getJob(id);
+    if (!existing || existing.data?.identity === identity) return;
+    try {
+      await existing.remove();
+      return;
+    } catch (error) {
+      if (attempt >= LOCKED_REMOVE_ATTEMPTS || !/locked/i.test(String((error as Error).message))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, LOCKED_REMOVE_PAUSE_MS));
+    }
+  }
 }
 
 /** Where a waiting job stands: 1 = the next one a worker takes, of `waiting` jobs in the queue. */

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   INVALID_JSON: { status: 400, meaning: 'The body is not valid JSON.' },
   BAD_JOB_ID: { status: 400, meaning: 'The job id in the path is not a positive integer (status endpoint and WebSocket upgrade alike).' },
   BAD_RESUME_POINT: { status: 400, meaning: 'The WebSocket upgrade\'s `last_seq` or `epoch` is malformed.' },
+  BAD_SUBSCRIPTION: { status: 400, meaning: 'A subscription\'s `event_types`, `progress_interval_ms` or `last_event_id` (WebSocket upgrade, SSE) is malformed.' },
   AMBIGUOUS_FRAMING: { status: 400, meaning: 'The request\'s framing is ambiguous (two differing `Content-Length` headers, or one beside `Transfer-Encoding`); the connection is closed.' },
   BAD_IDEMPOTENCY_KEY: { status: 400, meaning: 'The `Idempotency-Key` header is malformed.' },
   UNAUTHORIZED: { status: 401, meaning: 'No valid credentials: a missing, malformed, unknown or revoked API key, or a missing, expired or tampered watch token (and for `/ws/stats`, `/metrics`: not the `ADMIN_TOKEN`).' },

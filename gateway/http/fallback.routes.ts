@@ -16,13 +16,15 @@ const KNOWN_PATHS: { path: RegExp; allow: string[] }[] = [
   { path: /^\/ws\/scraping\/[^/]+\/status$/, allow: ['GET'] },
   { path: /^\/ws\/scraping\/[^/]+$/, allow: ['GET'] },
   { path: /^\/ws\/stats$/, allow: ['GET'] },
+  { path: /^\/ws$/, allow: ['GET'] },
+  { path: /^\/sse\/scraping\/[^/]+$/, allow: ['GET'] },
   { path: /^\/health$/, allow: ['GET'] },
   { path: /^\/metrics$/, allow: ['GET'] },
   { path: new RegExp(`^${CLIENT_SCRIPT_PATH.replace(/\./g, '\\.')}$`), allow: ['GET'] },
   ...STATIC_PATHS.map((p) => ({ path: new RegExp(`^${p.replace(/\./g, '\\.')}$`), allow: ['GET'] })),
 ];
 
-const WS_PATH = /^\/ws\/scraping\/[^/]+$/;
+const WS_PATH = /^\/ws(\/scraping\/[^/]+)?$/;
 
 /** Registered last: what no route took. */
 export function registerFallbackRoute(app: TemplatedApp): void {

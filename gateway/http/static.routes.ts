@@ -21,6 +21,7 @@ const PAGES: { path: string; file: string; type: string }[] = [
   { path: '/dashboard.css', file: 'dashboard.css', type: 'text/css; charset=utf-8' },
   { path: '/dashboard.js', file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
   { path: '/job-view.js', file: 'job-view.js', type: 'text/javascript; charset=utf-8' },
+  { path: '/jobs-board.js', file: 'jobs-board.js', type: 'text/javascript; charset=utf-8' },
   { path: '/best-deals.js', file: 'best-deals.js', type: 'text/javascript; charset=utf-8' },
   { path: '/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
   // Browsers ask for /favicon.ico whatever the page links; an SVG there is what they get.

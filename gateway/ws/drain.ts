@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChannelSocket } from './job-channels.js';
 
 /** Time between two batches of closes. */
 const BATCH_INTERVAL_MS = 50;
@@ -12,7 +11,7 @@ const MIN_BATCH = 100;
  * little more). Every client still gets its events until its turn comes, so nothing is missed;
  * each resumes elsewhere from its last seq.
  */
-export async function closeGradually(sockets: readonly ChannelSocket[], spreadMs: number, code: number, reason: string): Promise<void> {
+export async function closeGradually(sockets: readonly { readonly closed: boolean; close(code: number, reason: string): void }[], spreadMs: number, code: number, reason: string): Promise<void> {
   const batches = Math.max(1, Math.floor(spreadMs / BATCH_INTERVAL_MS));
   const batchSize = Math.max(MIN_BATCH, Math.ceil(sockets.length / batches));
   for (let start = 0; start < sockets.length; start += batchSize) {

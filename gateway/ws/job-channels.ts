@@ -2,23 +2,48 @@ import type { Logger } from '../../shared/logger.js';
 import { CLOSE_CODES } from '../../shared/protocol.js';
 import { epochOfPayload, jobIdOfPayload, seqOfPayload, type JobEventLog } from '../../shared/redis/job-event-log.js';
 import type { RedisKeys } from '../../shared/redis/keys.js';
+import { DeliveryGroup } from './delivery-group.js';
+import { eventTypeOfPayload, groupKeyOf, PLAIN_JSON, type DeliverySpec, type Frame } from './delivery-spec.js';
 import type { EventSubscriber } from './event-subscriber.js';
 
-/** What the channel layer needs of a connected client (a uWS socket in production). */
+/**
+ * One client's subscription to one job, whatever carries it: a socket of WS /ws/scraping/{id}, one
+ * job of a multiplexed WS /ws connection, an SSE response. The fan-out speaks only to this (as
+ * Centrifuge's transports: write, write many, close), so join, hand-off, gap recovery and resync
+ * are one code path for every transport.
+ */
 export interface ChannelSocket {
   readonly closed: boolean;
-  /** Sends frames in one corked batch; a socket past its backpressure limit closes itself. */
-  send(frames: readonly (string | Buffer)[]): void;
-  /** Sends frames as fast as the client reads them (waits for drain); resolves when all are handed over or the socket closed. */
-  sendPaced(frames: readonly (string | Buffer)[]): Promise<void>;
-  joinTopic(topic: string): void;
+  /** How it wants events (format, filter, interval); absent: the seed's plain JSON. */
+  readonly spec?: DeliverySpec;
+  /** Sends frames in one batch; a transport past its backpressure limit ends itself. */
+  send(frames: readonly Frame[]): void;
+  /** Sends frames as fast as the client reads them (waits for drain); resolves when all are handed over or it ended. */
+  sendPaced(frames: readonly Frame[]): Promise<void>;
+  /**
+   * Present on uWS sockets: once live, events reach it through its group's topic (one publish for
+   * every socket of the group). Without it, live events are written to it directly.
+   */
+  joinTopic?(topic: string): void;
+  /** Leaves a topic while the connection stays (a multiplexed socket unsubscribing one job). */
+  leaveTopic?(topic: string): void;
+  /** Frames it sends ahead of a successful serve (the multiplexed `subscribed` message). */
+  opening?(servedSeq: number): Frame[];
+  /** A refused join; without it the refusal's frames are sent and the subscription closes with its code. */
+  refuse?(frames: readonly Frame[], code: number, reason: string): void;
+  /** Ends the subscription: a single-job socket closes; a multiplexed one sends a per-job message. */
   close(code: number, reason: string): void;
+  /** The connection carrying it when that carries other subscriptions too (drain closes connections). */
+  readonly connection?: { readonly closed: boolean; close(code: number, reason: string): void };
 }
+
+/** The model's name for it. */
+export type Subscription = ChannelSocket;
 
 /** What a joining client is served before it goes live: frames up to `servedSeq`, or a refusal. */
 export type InitialServe =
-  | { frames: (string | Buffer)[]; servedSeq: number }
-  | { frames: (string | Buffer)[]; close: { code: number; reason: string } };
+  | { frames: Frame[]; servedSeq: number; /** The first frame is a snapshot (it passes any filter; the frames after it are events). */ snapshot?: boolean }
+  | { frames: Frame[]; close: { code: number; reason: string } };
 
 /** A backlog this short is sent in one go; a longer one is paced by the client's reading. */
 const CATCH_UP_BATCH = 64;
@@ -33,6 +58,9 @@ function takeAbove(joiner: Joiner, seq: number): Buffer[] {
 
 interface Joiner {
   socket: ChannelSocket;
+  group: DeliveryGroup;
+  /** The epoch of the stream it was served from (null: unknown, e.g. served from Postgres). */
+  epoch: string | null;
   /** Live events buffered while the joiner's snapshot/history is being read. */
   buffer: Buffer[];
   /** Seq the joiner has been served up to; null while its read is in flight. */
@@ -40,12 +68,16 @@ interface Joiner {
 }
 
 class JobChannel {
-  /** Highest seq published to the topic; -1 before the first event. */
+  /** Highest seq forwarded to the job's groups; -1 before the first event. */
   forwardedSeq = -1;
   /** The event published last: its epoch tells a duplicate from a stream that restarted. */
   lastForwarded: Buffer | null = null;
-  /** Every local client of the job, joining or live: the last one out unsubscribes. */
-  readonly members = new Set<ChannelSocket>();
+  /** Every local subscription of the job, joining or live, and its group: the last one out unsubscribes. */
+  readonly members = new Map<ChannelSocket, DeliveryGroup>();
+  /** Delivery groups by key ('' is the seed's plain JSON on topic `job:{id}`). */
+  readonly groups = new Map<string, DeliveryGroup>();
+  /** Whether an event's type must be read (some group filters, throttles or is not plain JSON). */
+  typed = false;
   readonly joiners = new Set<Joiner>();
   /** Live events held back while a gap is filled from history; null when not recovering. */
   recovering: Buffer[] | null = null;
@@ -53,13 +85,12 @@ class JobChannel {
    * The last snapshot served to a plain (non-resuming) joiner, reusable by the next ones while
    * nothing newer was forwarded: a connect storm on one job reads Redis once, not per client.
    */
-  sharedServe: { servedSeq: number; frames: (string | Buffer)[]; generation: number } | null = null;
+  sharedServe: { servedSeq: number; frames: Frame[]; snapshot?: boolean; generation: number } | null = null;
   subscribed!: Promise<void>;
 
   constructor(
     readonly jobId: number,
     readonly redisChannel: string,
-    readonly topic: string,
   ) {}
 }
 
@@ -74,7 +105,9 @@ export interface ChannelStats {
 /**
  * The gateway's per-job fan-out. A job's Redis channel is subscribed when its first local client
  * arrives and unsubscribed when its last leaves (reference counted, rolled back if SUBSCRIBE
- * fails). Each event is published once to the job's uWS topic, never parsed per socket.
+ * fails). A job's subscribers are grouped by how they want events (DeliveryGroup): each event is
+ * encoded once per group and published once to the group's uWS topic or written to its direct
+ * members, never parsed per subscriber.
  *
  * Guarantee: a client gets every event after the point it was served (snapshot or history), in
  * seq order, exactly once. Joining is race-free: the channel is subscribed before the client's
@@ -94,7 +127,7 @@ export class JobChannels {
     private readonly subscriber: EventSubscriber,
     private readonly keys: RedisKeys,
     private readonly eventLog: JobEventLog,
-    private readonly publish: (topic: string, payload: Buffer) => void,
+    private readonly publish: (topic: string, frame: Frame, binary: boolean) => void,
     private readonly log: Logger,
   ) {}
 
@@ -118,8 +151,9 @@ export class JobChannels {
     return this.byJob.size;
   }
 
-  topicOf(jobId: number): string {
-    return `job:${jobId}`;
+  /** The topic of a job's group (`job:{id}` for plain JSON, as before groups existed). */
+  topicOf(jobId: number, groupKey = ''): string {
+    return groupKey === '' ? `job:${jobId}` : `job:${jobId}|${groupKey}`;
   }
 
   /**
@@ -130,7 +164,8 @@ export class JobChannels {
    */
   async attach(jobId: number, socket: ChannelSocket, serve: () => Promise<InitialServe>, options: { shareable: boolean }): Promise<boolean> {
     const channel = this.acquire(jobId, socket);
-    const joiner: Joiner = { socket, buffer: [], servedSeq: null };
+    const group = channel.members.get(socket)!;
+    const joiner: Joiner = { socket, group, epoch: null, buffer: [], servedSeq: null };
     channel.joiners.add(joiner);
     try {
       await channel.subscribed;
@@ -143,25 +178,34 @@ export class JobChannels {
       if (socket.closed) return false;
       if ('close' in initial) {
         channel.joiners.delete(joiner);
-        socket.send(initial.frames);
-        socket.close(initial.close.code, initial.close.reason);
+        if (socket.refuse) {
+          socket.refuse(initial.frames, initial.close.code, initial.close.reason);
+        } else {
+          socket.send(initial.frames);
+          socket.close(initial.close.code, initial.close.reason);
+        }
         return false;
       }
       // A long history (a resume from far back) goes out at the client's pace, while live events
       // keep collecting in the joiner's buffer; it catches up in rounds until the backlog is short.
       let served = initial.servedSeq;
-      let frames = initial.frames;
+      const lastServed = initial.frames.at(-1);
+      joiner.epoch = lastServed === undefined ? null : epochOfPayload(lastServed);
+      let frames = group.initialFrames(initial.frames, initial.snapshot === true);
+      const opening = socket.opening?.(served);
+      if (opening) frames.unshift(...opening);
       for (let round = 0; frames.length > CATCH_UP_BATCH && round < MAX_CATCH_UP_ROUNDS; round++) {
         await socket.sendPaced(frames);
         if (socket.closed) return false;
-        frames = takeAbove(joiner, served);
-        if (frames.length > 0) served = seqOfPayload(frames.at(-1)!);
+        const above = takeAbove(joiner, served);
+        if (above.length > 0) served = seqOfPayload(above.at(-1)!);
+        frames = group.liveFrames(above);
       }
       // From here to the end: synchronous, so no event is handled in between.
       const rest = takeAbove(joiner, served);
       if (rest.length > 0) served = seqOfPayload(rest.at(-1)!);
       joiner.servedSeq = Math.max(served, channel.forwardedSeq);
-      socket.send(frames.concat(rest));
+      socket.send(frames.concat(group.liveFrames(rest)));
       if (socket.closed) return false;
       if (channel.recovering === null && channel.forwardedSeq >= served) this.goLive(channel, joiner);
       return true;
@@ -185,19 +229,29 @@ export class JobChannels {
       channel.sharedServe = null;
       return null;
     }
-    return { frames: shared.frames.slice(), servedSeq: shared.servedSeq };
+    return { frames: shared.frames.slice(), servedSeq: shared.servedSeq, ...(shared.snapshot ? { snapshot: true } : {}) };
   }
 
-  /** Every local client, joining or live (graceful shutdown closes them in batches). */
-  sockets(): ChannelSocket[] {
-    return [...this.byJob.values()].flatMap((channel) => [...channel.members]);
+  /** Every local connection, joining or live, each once (graceful shutdown closes them in batches). */
+  sockets(): { readonly closed: boolean; close(code: number, reason: string): void }[] {
+    const all = new Set<{ readonly closed: boolean; close(code: number, reason: string): void }>();
+    for (const channel of this.byJob.values()) for (const socket of channel.members.keys()) all.add(socket.connection ?? socket);
+    return [...all];
   }
 
-  /** Detaches a closed socket; the last one out unsubscribes the job's channel. */
+  /** Closes every local connection (shutdown without a drain window). */
+  closeAll(code: number, reason: string): void {
+    for (const connection of this.sockets()) if (!connection.closed) connection.close(code, reason);
+  }
+
+  /** Detaches a subscription that ended; the last one out unsubscribes the job's channel. */
   detach(jobId: number, socket: ChannelSocket): void {
     const channel = this.byJob.get(jobId);
-    if (!channel || !channel.members.delete(socket)) return;
+    const group = channel?.members.get(socket);
+    if (!channel || !group) return;
+    channel.members.delete(socket);
     for (const joiner of channel.joiners) if (joiner.socket === socket) channel.joiners.delete(joiner);
+    this.leaveGroup(channel, group, socket);
     if (channel.members.size > 0) return;
     this.forget(channel);
     this.subscriber.unsubscribe(channel.redisChannel).catch((error: unknown) => {
@@ -205,12 +259,25 @@ export class JobChannels {
     });
   }
 
+  private leaveGroup(channel: JobChannel, group: DeliveryGroup, socket: ChannelSocket): void {
+    group.size -= 1;
+    group.direct.delete(socket);
+    if (group.usesTopic && socket.joinTopic) {
+      group.topicMembers -= 1;
+      socket.leaveTopic?.(group.topic);
+    }
+    if (group.size > 0) return;
+    group.reset();
+    channel.groups.delete(groupKeyOf(group.spec));
+    channel.typed = [...channel.groups.values()].some((g) => !g.plain);
+  }
+
   /** The job's channel with the socket added as a member, subscribing it for its first member. */
   private acquire(jobId: number, socket: ChannelSocket): JobChannel {
     let channel = this.byJob.get(jobId);
     if (!channel) {
       const name = this.keys.jobChannel(jobId);
-      const created = new JobChannel(jobId, name, this.topicOf(jobId));
+      const created = new JobChannel(jobId, name);
       created.subscribed = this.subscriber.subscribe(name).then(
         () => undefined,
         (error: unknown) => {
@@ -223,7 +290,17 @@ export class JobChannels {
       channel = created;
       this.byJob.set(jobId, channel);
     }
-    channel.members.add(socket);
+    const spec = socket.spec ?? PLAIN_JSON;
+    const key = groupKeyOf(spec);
+    let group = channel.groups.get(key);
+    if (!group) {
+      group = new DeliveryGroup(spec, this.topicOf(jobId, key), this.publish);
+      channel.groups.set(key, group);
+      if (!group.plain) channel.typed = true;
+    }
+    group.size += 1;
+    if (group.usesTopic && socket.joinTopic) group.topicMembers += 1;
+    channel.members.set(socket, group);
     return channel;
   }
 
@@ -260,25 +337,36 @@ export class JobChannels {
     }
     channel.forwardedSeq = seq;
     channel.lastForwarded = payload;
-    this.publish(channel.topic, payload);
+    // One read of the type per event, for the groups that filter, throttle or re-encode.
+    const eventType = channel.typed ? eventTypeOfPayload(payload) : '';
+    for (const group of channel.groups.values()) group.offer(payload, seq, eventType);
     this.stats.eventsForwarded += 1;
     if (channel.joiners.size === 0) return; // the common case: no iterator per event
     for (const joiner of channel.joiners) {
       if (joiner.servedSeq === null) {
         joiner.buffer.push(payload);
       } else if (seq > joiner.servedSeq) {
-        joiner.socket.send([payload]);
+        if (joiner.group.accepts(eventType)) joiner.socket.send([joiner.group.frameOf(payload, eventType)]);
         joiner.servedSeq = seq;
         this.goLive(channel, joiner);
       } else if (seq === joiner.servedSeq) {
         this.goLive(channel, joiner);
+      } else if (joiner.epoch !== null && epochOfPayload(payload) !== joiner.epoch) {
+        // Below what it was served, from another stream: Redis lost the job's stream after the
+        // joiner's read, and what it holds no longer continues into what comes.
+        channel.joiners.delete(joiner);
+        joiner.socket.close(CLOSE_CODES.RESYNC, "the job's event stream restarted");
       }
     }
   }
 
+  /** Hands a joiner over to its group: the group's topic for a uWS socket, a direct write otherwise. */
   private goLive(channel: JobChannel, joiner: Joiner): void {
     channel.joiners.delete(joiner);
-    if (!joiner.socket.closed) joiner.socket.joinTopic(channel.topic);
+    const { socket, group } = joiner;
+    if (socket.closed) return;
+    if (group.usesTopic && socket.joinTopic) socket.joinTopic(group.topic);
+    else group.direct.set(socket, joiner.servedSeq ?? -1);
   }
 
   /** Fills a seq gap from the job's history, then releases the events held back meanwhile. */
@@ -318,8 +406,9 @@ export class JobChannels {
     channel.forwardedSeq = -1;
     channel.lastForwarded = null;
     channel.sharedServe = null;
+    for (const group of channel.groups.values()) group.reset();
     this.log.warn({ jobId: channel.jobId, clients: channel.members.size, reason }, 'clients of job told to resync');
-    for (const socket of [...channel.members]) socket.close(CLOSE_CODES.RESYNC, reason);
+    for (const socket of [...channel.members.keys()]) socket.close(CLOSE_CODES.RESYNC, reason);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { CLOSE_CODES } from '../../shared/protocol.js';
 import type { WebSocket } from '../uws.js';
+import { PLAIN_JSON, type DeliverySpec } from './delivery-spec.js';
 import type { ChannelSocket } from './job-channels.js';
 import type { ResumePoint } from './serve-join.js';
 
@@ -7,6 +8,8 @@ import type { ResumePoint } from './serve-join.js';
 export interface JobSocketSettings {
   /** sendPaced waits for drain above this many buffered bytes. */
   pacingBytes: number;
+  /** Compress frames for sockets that negotiated permessage-deflate (WS_COMPRESSION not off). */
+  compress?: boolean;
   onSlowConsumer(): void;
 }
 
@@ -32,6 +35,8 @@ export class JobSocket implements ChannelSocket {
   readonly connNo: number;
   readonly jobId: number;
   readonly resume: ResumePoint | null;
+  /** The seed's plain JSON, or the ?event_types= / ?progress_interval_ms= it asked for. */
+  readonly spec: DeliverySpec;
   closed: boolean;
   ws: WebSocket<JobSocketData> | null;
   private readonly settings: JobSocketSettings;
@@ -44,10 +49,11 @@ export class JobSocket implements ChannelSocket {
 
   // Every field assigned here, in one place: V8 then keeps them all in the object itself instead
   // of an extra property store (40 bytes a socket at the last count).
-  constructor(connNo: number, jobId: number, resume: ResumePoint | null, settings: JobSocketSettings, ip: string | null = null) {
+  constructor(connNo: number, jobId: number, resume: ResumePoint | null, settings: JobSocketSettings, ip: string | null = null, spec: DeliverySpec = PLAIN_JSON) {
     this.connNo = connNo;
     this.jobId = jobId;
     this.resume = resume;
+    this.spec = spec;
     this.closed = false;
     this.ws = null;
     this.settings = settings;
@@ -74,7 +80,7 @@ export class JobSocket implements ChannelSocket {
     ws.cork(() => {
       for (const frame of frames) {
         // 2 = dropped: the socket is past its backpressure limit.
-        if (ws.send(frame, false) === 2) {
+        if (ws.send(frame, false, this.settings.compress) === 2) {
           this.settings.onSlowConsumer();
           this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: resume from your last seq');
           return;
@@ -96,7 +102,9 @@ export class JobSocket implements ChannelSocket {
       ws.cork(() => {
         while (next < frames.length) {
           // 1 sent, 0 sent with backpressure building (wait for drain), 2 dropped at the limit.
-          const status = ws.send(frames[next]!, false);
+          // Uncompressed: a catch-up is per socket, and deflating it would cost CPU per client in a
+          // resume storm; live frames (one publish for all) are the ones worth compressing.
+          const status = ws.send(frames[next]!, false, false);
           if (status === 2) {
             dropped = true;
             return;

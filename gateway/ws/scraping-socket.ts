@@ -1,14 +1,17 @@
 import { z } from 'zod';
 import { jobIdFromPath, jobIdParamSchema } from '../../shared/api.js';
 import { CLOSE_CODES, PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
+import { eventTypesQuerySchema, progressIntervalQuerySchema } from '../../shared/protocol-v2.js';
 import { chosenProtocol, credentialsOf, type Credentials } from '../auth/credentials.js';
 import type { GatewayContext } from '../context.js';
 import { immediate, reply, sendError, sendUnavailable } from '../http/responses.js';
-import { uWS, type TemplatedApp } from '../uws.js';
+import type { TemplatedApp } from '../uws.js';
 import { admitUpgrade } from './admit-upgrade.js';
+import { deliverySpec, PLAIN_JSON, type DeliverySpec } from './delivery-spec.js';
 import type { InitialServe } from './job-channels.js';
 import { JobSocket, type JobSocketData, type JobSocketSettings } from './job-socket.js';
 import { notFoundEvent, serveJoin, type ResumePoint } from './serve-join.js';
+import { compressionOf } from './socket-options.js';
 
 /** The upgrade request of WS /ws/scraping/{job_id}: path id and optional resume point. */
 const upgradeSchema = z.object({
@@ -19,6 +22,8 @@ const upgradeSchema = z.object({
     .transform(Number)
     .optional(),
   epoch: z.string().regex(/^\d{1,24}$/, 'must be the epoch a previous event carried').optional(),
+  event_types: eventTypesQuerySchema.optional(),
+  progress_interval_ms: progressIntervalQuerySchema.optional(),
 });
 
 const NO_CREDENTIALS: Credentials = { bearer: null, token: null };
@@ -44,13 +49,14 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
   const allowed = new Set(config.gateway.allowedOrigins);
   const settings: JobSocketSettings = {
     pacingBytes: config.gateway.maxBackpressureBytes / 2,
+    compress: config.gateway.compression !== undefined && config.gateway.compression !== 'off',
     onSlowConsumer: () => {
       state.slowConsumersClosed += 1;
     },
   };
 
   app.ws<JobSocketData>('/ws/scraping/:job_id', {
-    compression: uWS.DISABLED,
+    compression: compressionOf(config),
     maxPayloadLength: 4 * 1024,
     idleTimeout: config.gateway.idleTimeoutSeconds,
     sendPingsAutomatically: true,
@@ -73,6 +79,8 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
               job_id: req.getParameter(0),
               last_seq: req.getQuery('last_seq') || undefined,
               epoch: req.getQuery('epoch') || undefined,
+              event_types: req.getQuery('event_types') || undefined,
+              progress_interval_ms: req.getQuery('progress_interval_ms') || undefined,
             })
           : null;
       if (state.draining) {
@@ -84,8 +92,11 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
         const issues = parsed.error.issues;
         const badId = issues.find((i) => i.path[0] === 'job_id');
         ctx.metrics.upgrade('bad_request');
+        const problem = issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        const badResume = issues.some((i) => i.path[0] === 'last_seq' || i.path[0] === 'epoch');
         if (badId) sendError(immediate(res), 400, 'BAD_JOB_ID', `job id must be a positive integer, got "${req.getParameter(0)}"`);
-        else sendError(immediate(res), 400, 'BAD_RESUME_POINT', issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+        else if (badResume) sendError(immediate(res), 400, 'BAD_RESUME_POINT', problem);
+        else sendError(immediate(res), 400, 'BAD_SUBSCRIPTION', problem);
         return;
       }
       if (origin && allowed.size > 0 && !allowed.has(origin)) {
@@ -95,10 +106,12 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       }
       let jobId = plainJobId!;
       let resume: ResumePoint | null = null;
+      let spec: DeliverySpec = PLAIN_JSON;
       if (parsed) {
-        const { job_id, last_seq, epoch } = parsed.data;
+        const { job_id, last_seq, epoch, event_types, progress_interval_ms } = parsed.data;
         jobId = job_id;
         if (last_seq !== undefined) resume = { lastSeq: last_seq, epoch: epoch ?? null };
+        spec = deliverySpec('json', event_types, progress_interval_ms);
       }
       // Everything the rest needs is copied out of req now: it is gone after this function returns.
       // `?token=…` alone (a browser, the seed's clients): the token is the query's tail, no second copy.
@@ -123,7 +136,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       const limitsNow = limits.admitUpgradeNow(ip);
       if (limitsNow === 'allowed' && known !== null && !(known instanceof Promise)) {
         ctx.metrics.upgrade(known.ok ? 'accepted' : 'not_found');
-        res.upgrade(socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, !known.ok, null), key, answeredProtocol, extensions, context);
+        res.upgrade(socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, !known.ok, null, spec), key, answeredProtocol, extensions, context);
         return;
       }
 
@@ -145,7 +158,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
           r.aborted = true;
           ctx.metrics.upgrade(admission.kind === 'not-found' ? 'not_found' : 'accepted');
           const replayHolder = admission.kind === 'open' ? admission.replayHolder : null;
-          const data = socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, admission.kind === 'not-found', replayHolder);
+          const data = socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, admission.kind === 'not-found', replayHolder, spec);
           res.cork(() => res.upgrade(data, key, answeredProtocol, extensions, context));
         },
         (error: unknown) => {
@@ -212,8 +225,9 @@ function socketData(
   ip: string,
   notFound: boolean,
   replayHolder: string | null,
+  spec: DeliverySpec,
 ): JobSocketData {
-  const data: JobSocketData = { socket: new JobSocket(connNo, jobId, resume, settings, ip) };
+  const data: JobSocketData = { socket: new JobSocket(connNo, jobId, resume, settings, ip, spec) };
   if (notFound) data.deniedAsNotFound = true;
   else if (replayHolder !== null) data.replayHolder = replayHolder;
   return data;

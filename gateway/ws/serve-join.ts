@@ -57,7 +57,7 @@ export async function serveJoin(sources: Sources, jobId: number, resume: ResumeP
   const queued = redis && queue ? await queuedInfo({ redis, queue }, row) : null;
   const frames = [JSON.stringify(snapshotOfRow(row, resync, queued))];
   if (ENDED.has(row.status)) frames.push(JSON.stringify(endEventOfRow(row)));
-  return { frames, servedSeq: row.last_seq };
+  return { frames, servedSeq: row.last_seq, snapshot: true };
 }
 
 /**
@@ -89,7 +89,7 @@ async function withEnd(sources: JoinSources, serve: InitialServe, state: JobLive
   const tail = await sources.eventLog.read(state.job_id, state.seq - 1);
   const stored = Array.isArray(tail.history) ? tail.history.at(-1) : undefined;
   const end = stored !== undefined && isTerminalOfSeq(stored, state.seq) ? stored : JSON.stringify(endEventOfState(state));
-  return { frames: [...serve.frames, end], servedSeq: serve.servedSeq };
+  return { ...serve, frames: [...serve.frames, end] };
 }
 
 function isSnapshotFrame(frame: string | Buffer): boolean {
@@ -101,15 +101,15 @@ function isTerminalOfSeq(payload: string, seq: number): boolean {
 }
 
 function serveFromStream(jobId: number, state: JobLiveState, history: JobRead['history'], resume: ResumePoint | null): InitialServe {
-  if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq };
+  if (!resume) return { frames: [JSON.stringify(snapshotOfState(state))], servedSeq: state.seq, snapshot: true };
   if (resume.lastSeq > state.seq) {
     // Within one epoch only Redis assigns seqs: a client ahead of it in the same epoch holds
     // events Redis lost (a replica promoted without the last writes). It resyncs to the state.
-    if (resume.epoch === state.epoch) return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq };
+    if (resume.epoch === state.epoch) return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq, snapshot: true };
     return refuse(CLOSE_CODES.BAD_REQUEST, `last_seq ${resume.lastSeq} is ahead of job ${jobId} (seq ${state.seq})`);
   }
   if ((resume.epoch !== null && resume.epoch !== state.epoch) || history === 'gap' || history === null) {
-    return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq };
+    return { frames: [JSON.stringify(snapshotOfState(state, true))], servedSeq: state.seq, snapshot: true };
   }
   return { frames: history, servedSeq: state.seq };
 }

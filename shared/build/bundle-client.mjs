@@ -20,7 +20,7 @@ export const BUNDLE_FILE = 'public/client/job-stream.js';
 export async function bundleClientSdk() {
   const { build } = await import('esbuild');
   const result = await build({
-    entryPoints: [join(root, 'shared/client/job-stream.ts')],
+    entryPoints: [join(root, 'shared/client/browser-sdk.ts')],
     bundle: true,
     format: 'esm',
     platform: 'browser',

@@ -5,12 +5,14 @@ import { jobIdSchema } from '../events.js';
 export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8000';
 
 export const USAGE = `Usage: scout-watch <job_id> [--url URL] [--token TOKEN | --api-key KEY]
+       scout-watch <job_id> <job_id> … [--url URL] [--api-key KEY]
 
 Follows a flight-scraping job live, from its first event: one line per event and, on a
 terminal, a progress bar.
 Reconnects by itself and resumes where it left off if the connection drops
 (it gives up after 15 failed attempts in a row, a minute or two). When no
 gateway answers at the URL at all, it says so within seconds.
+Several job ids share one connection and get one progress line each.
 
 Options:
   --url URL        the gateway (default: $SCOUT_URL, else ${DEFAULT_GATEWAY_URL})
@@ -40,7 +42,7 @@ const watchArgsSchema = z.object({
   token: z.string().regex(/^[A-Za-z0-9_.-]{1,1024}$/, 'the watch token is malformed').optional(),
   apiKey: z.string().regex(/^[!-~]{1,1024}$/, 'the API key is malformed').optional(),
 });
-export type WatchArgs = z.infer<typeof watchArgsSchema>;
+export type WatchArgs = z.infer<typeof watchArgsSchema> & { /** Every job named, when more than one (the first is jobId). */ jobIds?: number[] };
 
 export type ParsedWatchArgs = { kind: 'run'; args: WatchArgs } | { kind: 'help' } | { kind: 'usage-error'; message: string };
 
@@ -65,10 +67,16 @@ export function parseWatchArgs(argv: readonly string[], envUrl: string | undefin
     return { kind: 'usage-error', message: (error as Error).message };
   }
   if (values.help) return { kind: 'help' };
-  if (positionals.length > 1) return { kind: 'usage-error', message: `one job id only, got ${positionals.join(' ')}` };
+  const url = values.url ?? (envUrl || DEFAULT_GATEWAY_URL);
   const token = values.token ?? (values['api-key'] ? undefined : envCredentials.token || undefined);
   const apiKey = values['api-key'] ?? (values.token ? undefined : envCredentials.apiKey || undefined);
-  const parsed = watchArgsSchema.safeParse({ jobId: positionals[0], url: values.url ?? (envUrl || DEFAULT_GATEWAY_URL), token, apiKey });
-  if (!parsed.success) return { kind: 'usage-error', message: parsed.error.issues.map((i) => i.message).join('; ') };
-  return { kind: 'run', args: parsed.data };
+  const jobIds: number[] = [];
+  let args: z.infer<typeof watchArgsSchema> | null = null;
+  for (const jobId of positionals.length > 0 ? positionals : [undefined]) {
+    const parsed = watchArgsSchema.safeParse({ jobId, url, token, apiKey });
+    if (!parsed.success) return { kind: 'usage-error', message: parsed.error.issues.map((i) => i.message).join('; ') };
+    args ??= parsed.data;
+    if (!jobIds.includes(parsed.data.jobId)) jobIds.push(parsed.data.jobId);
+  }
+  return { kind: 'run', args: { ...args!, ...(jobIds.length > 1 ? { jobIds } : {}) } };
 }

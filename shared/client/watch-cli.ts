@@ -9,6 +9,7 @@ import { JobStream } from './job-stream.js';
 import { LiveOutput } from './live-output.js';
 import { queuedNote } from './queued-note.js';
 import { parseWatchArgs, USAGE, type WatchArgs } from './watch-args.js';
+import { watchMany } from './watch-many.js';
 
 /** `scout-watch <job_id> [--url URL]`: follows a job until it ends; see USAGE for exit codes. */
 const EXIT = { completed: 0, failed: 1, usage: 2, lost: 3, unreachable: 4, interrupted: 130 } as const;
@@ -129,5 +130,6 @@ if (parsed.kind === 'help') {
   process.exitCode = EXIT.usage;
 } else {
   // Exit by running out of work rather than process.exit(), so piped output is flushed first.
-  process.exitCode = await watch(parsed.args);
+  const { args } = parsed;
+  process.exitCode = args.jobIds ? await watchMany(args.jobIds, args.url, process.stdout, process.stderr, args.apiKey) : await watch(args);
 }

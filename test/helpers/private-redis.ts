@@ -61,6 +61,16 @@ export class PrivateRedis {
     }
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered — a hung Redis. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Stops the server (SIGKILL: no goodbye to its clients); its data is gone. */
   async stop(): Promise<void> {
     const child = this.child;

@@ -19,7 +19,9 @@ export class RecordingClient {
     options: WebSocket.ClientOptions = {},
     readonly label = url,
   ) {
-    this.ws = new WebSocket(url, options);
+    // No permessage-deflate unless a test asks for it: inflating hundreds of clients' frames on
+    // zlib's small thread pool would make this process, not the gateway, the bottleneck.
+    this.ws = new WebSocket(url, { perMessageDeflate: false, ...options });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('unexpected-response', (_req, res) => reject(new Error(`${this.label}: upgrade refused: HTTP ${res.statusCode}`)));

@@ -42,6 +42,10 @@ describe('clients dropping and resuming at random moments', () => {
       const batch = Array.from({ length: Math.min(10, EVENTS - i + 1) }, (_, k) => i + k);
       await Promise.all(batch.map((seq) => log.append(jobId, draft(seq, seq === EVENTS))));
       await new Promise((r) => setTimeout(r, 5));
+      // The cuts keep pace with the events: a fast publisher (or a slow cutter on a busy machine)
+      // must not end the job before the cuts were spread over it.
+      const due = Math.ceil((i / EVENTS) * MIN_CUTS);
+      for (const deadline = Date.now() + 2_000; cuts < due && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
     }
     publishing = false;
     await cutter;

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { findJob } from '../../shared/db/jobs.repository.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../shared/db/database.js';
 import { migrateToLatest } from '../../shared/db/migrate.js';
@@ -139,11 +140,13 @@ describe('state that cannot go stale, and lean retention of finished jobs', () =
     expect(ttl).toBeLessThanOrEqual(2);
     await expect.poll(() => t.redis.exists(keys.jobState(id), keys.jobHistory(id)), { timeout: 6_000, interval: 200 }).toBe(0);
 
+    // The row as it ended: its last_seq follows the terminal event, a moment after the status.
+    const ended = (await findJob(database.db, id))!;
     const watcher = new RecordingClient(`ws://${base}/ws/scraping/${id}`);
     const snapshot = await watcher.waitForEvent((e) => e.metadata.snapshot === true);
     const end = await watcher.waitForEvent((e) => e.event_type === 'job_completed');
-    expect(snapshot).toMatchObject({ status: 'completed', seq: row.last_seq, metadata: { epoch: null } }); // epoch null: from the row
-    expect(end).toMatchObject({ seq: row.last_seq, results_count: row.items_scraped, metadata: { rebuilt: true } });
+    expect(snapshot).toMatchObject({ status: 'completed', seq: ended.last_seq, metadata: { epoch: null } }); // epoch null: from the row
+    expect(end).toMatchObject({ seq: ended.last_seq, results_count: ended.items_scraped, metadata: { rebuilt: true } });
     watcher.close();
   }, 60_000);
 });

@@ -83,6 +83,22 @@ describe('scout-watch (CLI) against a real gateway', () => {
     expect(cli.stderr).toBe('');
   });
 
+  it('watches several jobs on one connection (`npm run watch -- 12 13 14`): a line per event, prefixed with its job; exit 1 when one fails', async () => {
+    const [a, b, c] = [await newJob(), await newJob(), await newJob()];
+    for (const id of [a, b, c]) await log.append(id, draft('job_started', 'running', 0));
+    const cli = runCli([String(a), String(b), String(c), '--url', url]);
+    await expect.poll(() => [a, b, c].every((id) => cli.stdout.includes(`job ${id}  `)), { timeout: 15_000 }).toBe(true);
+    for (let i = 1; i <= 3; i++) for (const id of [a, b, c]) await log.append(id, draft('job_progress', 'running', i * 30, i));
+    await log.append(a, draft('job_completed', 'completed', 100, 3));
+    await log.append(b, draft('job_completed', 'completed', 100, 3));
+    await log.append(c, draft('job_failed', 'failed', 90, 3));
+    expect(await cli.done).toBe(1);
+    for (const id of [a, b, c]) {
+      const lines = cli.stdout.split('\n').filter((line) => line.startsWith(`job ${id}  `));
+      expect(printedSeqs(lines.map((line) => line.slice(`job ${id}  `.length)).join('\n'))).toEqual([1, 2, 3, 4, 5]);
+    }
+  });
+
   it('replays a job that already ended from its history, and exits 1 when it failed', async () => {
     const id = await newJob();
     await log.append(id, draft('job_started', 'running', 0));
@@ -105,7 +121,7 @@ describe('scout-watch (CLI) against a real gateway', () => {
     [['abc'], 'the job id must be a positive whole number'],
     [['0'], 'the job id must be a positive whole number'],
     [['99999999999'], 'Too big'],
-    [['1', '2'], 'one job id only'],
+    [['1', 'x'], 'the job id must be a positive whole number'],
     [['1', '--url', 'ftp://example.com'], 'http(s):// or ws(s)://'],
     [['1', '--bogus'], "Unknown option '--bogus'"],
   ])('exits 2 with the usage on bad arguments: %j', async (args, message) => {

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { GatewayContext } from '../../gateway/context.js';
-import type { TemplatedApp } from '../../gateway/uws.js';
+import { uWS, type TemplatedApp } from '../../gateway/uws.js';
 import type { JobSocket } from '../../gateway/ws/job-socket.js';
 import { registerScrapingSocket } from '../../gateway/ws/scraping-socket.js';
 import type { JobEventLog } from '../../shared/redis/job-event-log.js';
@@ -104,7 +104,8 @@ describe('WS /ws/scraping/:job_id', () => {
     const { behavior, path } = endpoint();
     expect(path).toBe('/ws/scraping/:job_id');
     expect(behavior).toMatchObject({
-      compression: 0,
+      // permessage-deflate for clients that offer it: WS_COMPRESSION, uWS' shared compressor by default.
+      compression: uWS.SHARED_COMPRESSOR,
       maxPayloadLength: 4 * 1024,
       idleTimeout: 33,
       sendPingsAutomatically: true,

@@ -1,0 +1,68 @@
+import { unpack } from 'msgpackr';
+import WebSocket from 'ws';
+import type { EventType } from '../../shared/events.js';
+import { scrapingEventSchema, type ScrapingEvent } from '../../shared/events.js';
+
+/** A control message of WS /ws (subscribed, error, resync, unsubscribed, pong). */
+export type Control = { type: string; job_id?: number | null; [key: string]: unknown };
+
+/**
+ * A test client of WS /ws: decodes every frame (JSON text or MessagePack binary), validates events
+ * with the shared schema, and keeps events and control messages per job.
+ */
+export class MuxTestClient {
+  readonly events: ScrapingEvent[] = [];
+  readonly controls: Control[] = [];
+  readonly frameKinds = { text: 0, binary: 0 };
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** The upgrade response's headers (Sec-WebSocket-Extensions, Sec-WebSocket-Protocol). */
+  headers: Record<string, string | string[] | undefined> = {};
+  readonly ws: WebSocket;
+
+  constructor(url: string, options: { protocols?: string[]; perMessageDeflate?: boolean } = {}) {
+    this.ws = new WebSocket(url, options.protocols ?? [], { perMessageDeflate: options.perMessageDeflate ?? false });
+    this.ws.once('upgrade', (res) => (this.headers = res.headers));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.ws.on('message', (data: Buffer, isBinary) => {
+      isBinary ? this.frameKinds.binary++ : this.frameKinds.text++;
+      const value = (isBinary ? unpack(data) : JSON.parse(data.toString())) as Record<string, unknown>;
+      if ('type' in value) this.controls.push(value as Control);
+      else this.events.push(scrapingEventSchema.parse(value));
+    });
+  }
+
+  subscribe(jobId: number, extra: { last_seq?: number; epoch?: string | null; event_types?: EventType[]; progress_interval_ms?: number } = {}): void {
+    this.ws.send(JSON.stringify({ type: 'subscribe', job_id: jobId, ...extra }));
+  }
+
+  unsubscribe(jobId: number): void {
+    this.ws.send(JSON.stringify({ type: 'unsubscribe', job_id: jobId }));
+  }
+
+  eventsOf(jobId: number): ScrapingEvent[] {
+    return this.events.filter((e) => e.job_id === jobId);
+  }
+
+  controlsOf(jobId: number | null): Control[] {
+    return this.controls.filter((c) => c.job_id === jobId);
+  }
+
+  async waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) {
+        throw new Error(`${what} not within ${timeoutMs} ms; controls ${JSON.stringify(this.controls).slice(0, 500)}; events ${this.events.map((e) => `${e.job_id}:${e.seq}`).join(',')}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
