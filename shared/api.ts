@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jobIdSchema, JOB_STATUSES, MAX_JOB_ID } from './events.js';
 import { SCRAPER_NAMES, SIM_SCRAPER_NAMES } from './scraper-names.js';
+import { bestOfferSchema } from './best-offers.js';
 
 const JOB_ID_PATH = /^\d{1,10}$/;
 
@@ -213,30 +214,11 @@ export const flightsQuerySchema = z.strictObject({
   /** next_cursor of the previous page, as given. */
   cursor: z.string().max(200).optional(),
 });
-export const flightOfferSchema = z.object({
+/** One offer of GET /api/jobs/{id}/flights: a best deal's fields, and the offer, party and time seen. */
+export const flightOfferSchema = bestOfferSchema.extend({
   offer_id: z.string(),
-  route: z.string(),
-  origin: z.string(),
-  destination: z.string(),
-  airline: z.string(),
-  airline_code: z.string(),
-  flight_number: z.string().nullable(),
-  return_flight_number: z.string().nullable(),
-  departure_date: z.string(),
-  departure_time: z.string(),
-  arrival_time: z.string().nullable(),
-  return_date: z.string().nullable(),
-  return_time: z.string().nullable(),
-  return_arrival_time: z.string().nullable(),
-  source: z.string(),
-  /** What one traveller pays. */
-  price_per_person: z.number(),
-  /** What the party (adults + children) pays: the order of the list. */
-  total_price: z.number(),
-  currency: z.string(),
   adults: z.number().int(),
   children: z.number().int(),
-  booking_url: z.string(),
   seen_at: z.string(),
 });
 export const flightsPageSchema = z.object({

@@ -3,6 +3,7 @@ import type { WebSocket } from '../uws.js';
 import { PLAIN_JSON, type DeliverySpec } from './delivery-spec.js';
 import type { ChannelSocket } from './job-channels.js';
 import type { ResumePoint } from './serve-join.js';
+import { DrainSignal } from './drain-signal.js';
 
 /** What every socket of the endpoint shares: kept once, not per socket. */
 export interface JobSocketSettings {
@@ -12,9 +13,6 @@ export interface JobSocketSettings {
   compress?: boolean;
   onSlowConsumer(): void;
 }
-
-/** How long a paced send waits for a drain event before it looks at the buffer again. */
-const DRAIN_RECHECK_MS = 100;
 
 /** The uWS user data of a socket (uWS copies its own properties onto the socket object). */
 export interface JobSocketData {
@@ -40,7 +38,8 @@ export class JobSocket implements ChannelSocket {
   closed: boolean;
   ws: WebSocket<JobSocketData> | null;
   private readonly settings: JobSocketSettings;
-  private wakeOnDrain: (() => void) | null;
+  /** Made when a paced send first waits for a drain. */
+  private drain: DrainSignal | null;
   /** The client's address as counted by the connection limit (interned: one string per address). */
   readonly ip: string | null;
   /** Flood control: the second (Date.now() / 1000, floored) messages are counted in, and how many. */
@@ -57,7 +56,7 @@ export class JobSocket implements ChannelSocket {
     this.closed = false;
     this.ws = null;
     this.settings = settings;
-    this.wakeOnDrain = null;
+    this.drain = null;
     this.ip = ip;
     this.messageSecond = 0;
     this.messagesThisSecond = 0;
@@ -95,7 +94,7 @@ export class JobSocket implements ChannelSocket {
     while (next < frames.length && !this.closed && this.ws) {
       const ws = this.ws;
       if (ws.getBufferedAmount() > limit) {
-        await this.drainedOrTimeout();
+        await (this.drain ??= new DrainSignal()).wait();
         continue;
       }
       let dropped = false;
@@ -128,36 +127,19 @@ export class JobSocket implements ChannelSocket {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.wake();
+    this.drain?.wake();
     this.ws?.end(code, reason);
   }
 
   /** uWS drain event: the send buffer emptied. */
   drained(): void {
-    this.wake();
+    this.drain?.wake();
   }
 
   /** uWS close event: the socket is gone, stop using it. */
   markClosed(): void {
     this.closed = true;
     this.ws = null;
-    this.wake();
-  }
-
-  /**
-   * Resolves on the next drain event — or after a short while regardless, so that a drain that
-   * came and went unseen can never stall a catch-up.
-   */
-  private drainedOrTimeout(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.wakeOnDrain = resolve;
-      setTimeout(resolve, DRAIN_RECHECK_MS).unref();
-    });
-  }
-
-  private wake(): void {
-    const wake = this.wakeOnDrain;
-    this.wakeOnDrain = null;
-    wake?.();
+    this.drain?.wake();
   }
 }

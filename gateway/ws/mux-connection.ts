@@ -4,6 +4,7 @@ import type { WebSocket } from '../uws.js';
 import { encodeMessage, type DeliverySpec, type Frame } from './delivery-spec.js';
 import type { ChannelSocket } from './job-channels.js';
 import type { Credentials } from '../auth/credentials.js';
+import { DrainSignal } from './drain-signal.js';
 
 /** What every connection of WS /ws shares: kept once, not per connection. */
 export interface MuxSettings {
@@ -19,8 +20,6 @@ export interface MuxSocketData {
   connection: MuxConnection;
 }
 
-const DRAIN_RECHECK_MS = 100;
-
 /**
  * One WS /ws connection carrying any number of job subscriptions. Frames of all its jobs share
  * one send buffer: a connection past its backpressure limit is closed as a whole (4001), and its
@@ -30,7 +29,8 @@ export class MuxConnection {
   closed = false;
   ws: WebSocket<MuxSocketData> | null = null;
   readonly subscriptions = new Map<number, MuxSubscription>();
-  private wakeOnDrain: (() => void) | null = null;
+  /** Made when a paced send first waits for a drain. */
+  private drain: DrainSignal | null = null;
 
   constructor(
     readonly connNo: number,
@@ -73,7 +73,7 @@ export class MuxConnection {
     while (next < frames.length && !this.closed && this.ws && stillWanted()) {
       const ws = this.ws;
       if (ws.getBufferedAmount() > limit) {
-        await this.drainedOrTimeout();
+        await (this.drain ??= new DrainSignal()).wait();
         continue;
       }
       let dropped = false;
@@ -95,38 +95,25 @@ export class MuxConnection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.wake();
+    this.drain?.wake();
     this.ws?.end(code, reason);
   }
 
   drained(): void {
-    this.wake();
+    this.drain?.wake();
   }
 
   /** uWS close event: ends every subscription (the fan-out forgets them). */
   markClosed(): void {
     this.closed = true;
     this.ws = null;
-    this.wake();
+    this.drain?.wake();
     for (const subscription of [...this.subscriptions.values()]) subscription.end();
   }
 
   private slowConsumer(): void {
     this.settings.onSlowConsumer();
     this.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: resume each job from your last seq');
-  }
-
-  private drainedOrTimeout(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.wakeOnDrain = resolve;
-      setTimeout(resolve, DRAIN_RECHECK_MS).unref();
-    });
-  }
-
-  private wake(): void {
-    const wake = this.wakeOnDrain;
-    this.wakeOnDrain = null;
-    wake?.();
   }
 }
 

@@ -3,6 +3,7 @@ import { statusLine } from '../http/responses.js';
 import type { HttpResponse } from '../uws.js';
 import { encodeMessage, type DeliverySpec, type Frame } from './delivery-spec.js';
 import type { ChannelSocket } from './job-channels.js';
+import { DrainSignal } from './drain-signal.js';
 
 export interface SseSettings {
   /** Bytes written since the response last drained past which the reader is cut (WS_MAX_BACKPRESSURE_BYTES). */
@@ -12,8 +13,6 @@ export interface SseSettings {
   onSlowConsumer(): void;
   detach(jobId: number, subscription: SseSubscription): void;
 }
-
-const DRAIN_RECHECK_MS = 100;
 
 /** The HTTP status of a refusal, so that a browser's EventSource stops instead of retrying. */
 function statusOf(code: number): number {
@@ -33,7 +32,8 @@ export class SseSubscription implements ChannelSocket {
   private headersSent = false;
   /** Bytes written since uWS last reported backpressure gone; null while it flows. */
   private backlog: number | null = null;
-  private wakeOnDrain: (() => void) | null = null;
+  /** Made when a paced send first waits for a drain. */
+  private drain: DrainSignal | null = null;
 
   constructor(
     readonly res: HttpResponse,
@@ -46,7 +46,7 @@ export class SseSubscription implements ChannelSocket {
   aborted(): void {
     if (this.closed) return;
     this.closed = true;
-    this.wake();
+    this.drain?.wake();
     this.settings.detach(this.jobId, this);
   }
 
@@ -62,7 +62,7 @@ export class SseSubscription implements ChannelSocket {
     let next = 0;
     while (next < frames.length && !this.closed) {
       if (this.backlog !== null) {
-        await this.drainedOrTimeout();
+        await (this.drain ??= new DrainSignal()).wait();
         continue;
       }
       this.res.cork(() => {
@@ -113,13 +113,13 @@ export class SseSubscription implements ChannelSocket {
   /** Drained (uWS onWritable). */
   writable(): boolean {
     this.backlog = null;
-    this.wake();
+    this.drain?.wake();
     return true;
   }
 
   private endWith(message: object): void {
     this.closed = true;
-    this.wake();
+    this.drain?.wake();
     this.res.cork(() => {
       this.writeHeaders();
       this.res.end(encodeMessage('sse', message) as string);
@@ -147,25 +147,12 @@ export class SseSubscription implements ChannelSocket {
         // Never a silent gap: the response ends; the browser resumes from its Last-Event-ID.
         this.settings.onSlowConsumer();
         this.closed = true;
-        this.wake();
+        this.drain?.wake();
         this.res.close();
         this.settings.detach(this.jobId, this);
         return false;
       }
     }
     return true;
-  }
-
-  private drainedOrTimeout(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.wakeOnDrain = resolve;
-      setTimeout(resolve, DRAIN_RECHECK_MS).unref();
-    });
-  }
-
-  private wake(): void {
-    const wake = this.wakeOnDrain;
-    this.wakeOnDrain = null;
-    wake?.();
   }
 }
