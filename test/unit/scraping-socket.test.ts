@@ -215,7 +215,9 @@ describe('WS /ws/scraping/:job_id', () => {
     const ws = fakeWs(socket);
     behavior.open(ws);
     let woke = false;
-    (socket as unknown as { wakeOnDrain: () => void }).wakeOnDrain = () => (woke = true);
+    socket.drained = () => {
+      woke = true;
+    };
     behavior.drain(ws);
     expect(woke).toBe(true);
     behavior.close(ws, 1000);
