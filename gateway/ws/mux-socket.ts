@@ -9,7 +9,7 @@ import { authorizeWatch, NO_CREDENTIALS, refusalOf } from './access.js';
 import { deliverySpec } from './delivery-spec.js';
 import { MuxConnection, MuxSubscription, type MuxSettings, type MuxSocketData } from './mux-connection.js';
 import { serveJoin } from './serve-join.js';
-import { compressionOf } from './socket-options.js';
+import { streamSocketOptions } from './socket-options.js';
 
 /** Open WS /ws connections of this process: the drain closes those holding no job too. */
 const openConnections = new Set<MuxConnection>();
@@ -81,12 +81,8 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
   }
 
   app.ws<MuxSocketData>('/ws', {
-    compression: compressionOf(config),
+    ...streamSocketOptions(config),
     maxPayloadLength: 16 * 1024,
-    idleTimeout: config.gateway.idleTimeoutSeconds,
-    sendPingsAutomatically: true,
-    maxBackpressure: config.gateway.maxBackpressureBytes,
-    closeOnBackpressureLimit: 1,
 
     upgrade: (res, req, context) => {
       const origin = req.getHeader('origin');

@@ -11,7 +11,7 @@ import { deliverySpec, PLAIN_JSON, type DeliverySpec } from './delivery-spec.js'
 import type { InitialServe } from './job-channels.js';
 import { JobSocket, type JobSocketData, type JobSocketSettings } from './job-socket.js';
 import { notFoundEvent, serveJoin, type ResumePoint } from './serve-join.js';
-import { compressionOf } from './socket-options.js';
+import { streamSocketOptions } from './socket-options.js';
 
 /** The upgrade request of WS /ws/scraping/{job_id}: path id and optional resume point. */
 const upgradeSchema = z.object({
@@ -56,13 +56,8 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
   };
 
   app.ws<JobSocketData>('/ws/scraping/:job_id', {
-    compression: compressionOf(config),
+    ...streamSocketOptions(config),
     maxPayloadLength: 4 * 1024,
-    idleTimeout: config.gateway.idleTimeoutSeconds,
-    sendPingsAutomatically: true,
-    maxBackpressure: config.gateway.maxBackpressureBytes,
-    // Past the limit uWS drops the socket; its client resumes from its last seq.
-    closeOnBackpressureLimit: 1,
 
     upgrade: (res, req, context) => {
       const origin = req.getHeader('origin');

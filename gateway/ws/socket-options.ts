@@ -17,3 +17,17 @@ export function compressionOf(config: Config): number {
       return uWS.SHARED_COMPRESSOR;
   }
 }
+
+/**
+ * What both WebSocket endpoints share: compression, the idle timeout (uWS pings for us), and the
+ * backpressure limit past which uWS drops a slow consumer, who then resumes from its last seq.
+ */
+export function streamSocketOptions(config: Config) {
+  return {
+    compression: compressionOf(config),
+    idleTimeout: config.gateway.idleTimeoutSeconds,
+    sendPingsAutomatically: true,
+    maxBackpressure: config.gateway.maxBackpressureBytes,
+    closeOnBackpressureLimit: 1,
+  } as const;
+}
