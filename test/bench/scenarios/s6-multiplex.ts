@@ -227,7 +227,7 @@ export function renderMultiplex(f: MultiplexFigures): string[] {
   out.push('', `Multiplexed over single-job: ${f.ratio.toFixed(2)} × the deliveries per gateway CPU-second.`, '');
   out.push(
     `Wire bytes per event (TCP bytes a \`/ws\` client reads, frame headers included; ${s.bytesEvents} progress events of ~300 bytes of JSON). ` +
-      '`shared`: one deflate per publish for all compressing sockets, no window kept between frames; `dedicated`: a 32 KB window per socket, so repeated fields compress across frames.',
+      '`shared`: one deflate per publish for all compressing sockets, no window kept between frames; `dedicated`: uWS\'s per-socket compressor, which is meant to keep a window across frames but in the uWS build used (v20.30) compresses each frame on its own too.',
     '',
     '| WS_COMPRESSION | JSON | JSON + deflate | MessagePack | MessagePack + deflate |',
     '|---|---:|---:|---:|---:|',
