@@ -63,6 +63,8 @@ export const SUBSCRIPTION_ERROR_CODES = [
   'NOT_SUBSCRIBED',
   'UNAVAILABLE',
   'UNKNOWN_MESSAGE',
+  /** A resume (last_seq) while the client's replay budget is used up: subscribe again after retry_after. */
+  'RATE_LIMITED',
 ] as const;
 export type SubscriptionErrorCode = (typeof SUBSCRIPTION_ERROR_CODES)[number];
 
@@ -84,6 +86,8 @@ export const errorMessageSchema = z.object({
   job_id: jobIdSchema.nullable(),
   code: z.enum(SUBSCRIPTION_ERROR_CODES),
   message: z.string(),
+  /** With RATE_LIMITED: the seconds after which the same subscribe may succeed. */
+  retry_after: z.number().int().positive().optional(),
 });
 
 /**

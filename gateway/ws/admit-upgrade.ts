@@ -1,8 +1,8 @@
 import type { ReadDecision } from '../auth/auth-hook.js';
-import { budgetHolder } from '../auth/auth-hook.js';
 import type { Credentials } from '../auth/credentials.js';
 import type { GatewayContext } from '../context.js';
 import { admitAddress, releaseAddress, type AddressCheck } from './address-admission.js';
+import { admitReplay } from './replay-budget.js';
 
 /** What to do with an upgrade once credentials and limits have been looked at. */
 export type Admission =
@@ -43,11 +43,11 @@ export async function admitUpgrade(
     return { kind: 'refuse', status: 401, code: 'UNAUTHORIZED', message: decision.message };
   }
   if (!resuming) return { kind: 'open', replayHolder: null };
-  const holder = budgetHolder(decision.principal, ip);
-  const replay = await ctx.limits.mayReplay(holder);
+  // The replay budget of every transport (replay-budget.ts): charged in open, once served.
+  const replay = await admitReplay(ctx, decision.principal, ip);
   if (!replay.ok) {
     releaseAddress(ctx, ip);
     return { kind: 'refuse', status: 429, code: 'RATE_LIMITED', message: replay.message, retryAfterSeconds: replay.retryAfterSeconds };
   }
-  return { kind: 'open', replayHolder: holder };
+  return { kind: 'open', replayHolder: replay.holder };
 }

@@ -4,6 +4,7 @@ import { PLAIN_JSON, type DeliverySpec } from './delivery-spec.js';
 import type { ChannelSocket } from './job-channels.js';
 import type { ResumePoint } from './serve-join.js';
 import { DrainSignal } from './drain-signal.js';
+import type { MessageBudget } from '../limits/message-budget.js';
 
 /** What every socket of the endpoint shares: kept once, not per socket. */
 export interface JobSocketSettings {
@@ -28,7 +29,7 @@ export interface JobSocketData {
  * methods on the prototype — at tens of thousands of sockets per process, per-socket closures
  * would cost more than the socket itself.
  */
-export class JobSocket implements ChannelSocket {
+export class JobSocket implements ChannelSocket, MessageBudget {
   /** A number per gateway process, for logs. */
   readonly connNo: number;
   readonly jobId: number;
@@ -42,9 +43,9 @@ export class JobSocket implements ChannelSocket {
   private drain: DrainSignal | null;
   /** The client's address as counted by the connection limit (interned: one string per address). */
   readonly ip: string | null;
-  /** Flood control: the second (Date.now() / 1000, floored) messages are counted in, and how many. */
-  private messageSecond: number;
-  private messagesThisSecond: number;
+  /** Flood control (gateway/limits/message-budget.ts): the socket's bucket of client messages. */
+  messageMillis: number;
+  messageFilledAt: number;
 
   // Every field assigned here, in one place: V8 then keeps them all in the object itself instead
   // of an extra property store (40 bytes a socket at the last count).
@@ -58,19 +59,8 @@ export class JobSocket implements ChannelSocket {
     this.settings = settings;
     this.drain = null;
     this.ip = ip;
-    this.messageSecond = 0;
-    this.messagesThisSecond = 0;
-  }
-
-  /** Counts a message from the client; false once it sent more than `perSecond` this second. */
-  countMessage(perSecond: number): boolean {
-    const second = Math.floor(Date.now() / 1000);
-    if (second !== this.messageSecond) {
-      this.messageSecond = second;
-      this.messagesThisSecond = 0;
-    }
-    this.messagesThisSecond += 1;
-    return this.messagesThisSecond <= perSecond;
+    this.messageMillis = 0;
+    this.messageFilledAt = 0;
   }
 
   send(frames: readonly (string | Buffer)[]): void {

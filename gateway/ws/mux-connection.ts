@@ -6,6 +6,7 @@ import type { ChannelSocket } from './job-channels.js';
 import type { Credentials } from '../auth/credentials.js';
 import { DrainSignal } from './drain-signal.js';
 import type { AddressSlot } from './address-admission.js';
+import type { MessageBudget } from '../limits/message-budget.js';
 
 /** What every connection of WS /ws shares: kept once, not per connection. */
 export interface MuxSettings {
@@ -26,8 +27,11 @@ export interface MuxSocketData {
  * one send buffer: a connection past its backpressure limit is closed as a whole (4001), and its
  * client resumes each job from the last seq it holds.
  */
-export class MuxConnection {
+export class MuxConnection implements MessageBudget {
   closed = false;
+  /** Flood control (gateway/limits/message-budget.ts): the connection's bucket of client messages. */
+  messageMillis = 0;
+  messageFilledAt = 0;
   ws: WebSocket<MuxSocketData> | null = null;
   readonly subscriptions = new Map<number, MuxSubscription>();
   /** Made when a paced send first waits for a drain. */
@@ -42,6 +46,11 @@ export class MuxConnection {
     /** The address's connection slot, held until the connection closes (null in unit tests). */
     readonly slot: AddressSlot | null = null,
   ) {}
+
+  /** The client's address as the per-address limits counted it (null in unit tests). */
+  get ip(): string | null {
+    return this.slot?.ip ?? null;
+  }
 
   get binary(): boolean {
     return this.format === 'msgpack';
@@ -176,6 +185,13 @@ export class MuxSubscription implements ChannelSocket {
 
   refuse(_frames: readonly Frame[], code: number, reason: string): void {
     this.connection.control({ type: 'error', job_id: this.jobId, code: errorCodeOf(code), message: reason });
+    this.end();
+  }
+
+  /** A resume refused by the replay budget: a per-job RATE_LIMITED error saying when to try again. */
+  rateLimited(message: string, retryAfterSeconds: number): void {
+    if (this.closed) return;
+    this.connection.control({ type: 'error', job_id: this.jobId, code: 'RATE_LIMITED', message, retry_after: retryAfterSeconds });
     this.end();
   }
 

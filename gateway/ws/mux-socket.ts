@@ -9,6 +9,8 @@ import { authorizeWatch, NO_CREDENTIALS, refusalOf } from './access.js';
 import { admitAddress, AddressSlot, checkAddressNow, releaseAddress, sendAddressRefusal } from './address-admission.js';
 import { deliverySpec } from './delivery-spec.js';
 import { MuxConnection, MuxSubscription, type MuxSettings, type MuxSocketData } from './mux-connection.js';
+import { messageRule, spendMessage } from '../limits/message-budget.js';
+import { admitReplay, chargedServe } from './replay-budget.js';
 import { serveJoin } from './serve-join.js';
 import { streamSocketOptions } from './socket-options.js';
 
@@ -44,6 +46,9 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
     },
     detach: (jobId, subscription) => channels.detach(jobId, subscription),
   };
+  // WS_MESSAGES_PER_SECOND, with room to subscribe to MAX_SUBSCRIPTIONS_PER_CONNECTION jobs at once.
+  const perSecond = config.limits.messagesPerSecond;
+  const messages = messageRule(perSecond, perSecond + settings.maxSubscriptions, `more than ${perSecond} messages a second (after a burst of ${perSecond + settings.maxSubscriptions})`);
 
   function subscribe(connection: MuxConnection, message: SubscribeMessage): void {
     const jobId = message.job_id;
@@ -56,6 +61,7 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
     const subscription = new MuxSubscription(connection, jobId, spec);
     connection.subscriptions.set(jobId, subscription);
     const resume = message.last_seq !== undefined ? { lastSeq: message.last_seq, epoch: message.epoch ?? null } : null;
+    const join = () => serveJoin(ctx, jobId, resume);
     // The subscription's own token, else the connection's credentials: checked per job.
     const proceed = (decision: ReadDecision) => {
       if (subscription.closed) return;
@@ -64,7 +70,16 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
         subscription.refuse([], code, reason);
         return;
       }
-      void channels.attach(jobId, subscription, () => serveJoin(ctx, jobId, resume), { shareable: resume === null });
+      if (resume === null) {
+        void channels.attach(jobId, subscription, join, { shareable: true });
+        return;
+      }
+      // A resume replays history: the legacy path's replay budget, by the same holder (replay-budget.ts).
+      void admitReplay(ctx, decision.principal, connection.ip ?? 'unknown').then((replay) => {
+        if (subscription.closed) return;
+        if (!replay.ok) return subscription.rateLimited(replay.message, replay.retryAfterSeconds);
+        void channels.attach(jobId, subscription, chargedServe(ctx, replay.holder, join), { shareable: false });
+      });
     };
     const decision = authorizeWatch(ctx, connection.credentials, jobId, message.token);
     if (decision instanceof Promise) decision.then(proceed, () => subscription.refuse([], CLOSE_CODES.UNAVAILABLE, 'access check failed; subscribe again'));
@@ -143,6 +158,10 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
 
     message: (ws, message, isBinary) => {
       const { connection } = ws.getUserData();
+      if (!spendMessage(connection, messages)) {
+        connection.close(CLOSE_CODES.POLICY_VIOLATION, messages.reason);
+        return;
+      }
       const text = isBinary ? null : Buffer.from(message).toString();
       if (text === PING_TEXT) {
         ws.send(PONG_TEXT, false);

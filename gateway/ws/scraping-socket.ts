@@ -6,11 +6,12 @@ import { chosenProtocol, credentialsOf, type Credentials } from '../auth/credent
 import type { GatewayContext } from '../context.js';
 import { immediate, reply, sendError, sendUnavailable } from '../http/responses.js';
 import type { TemplatedApp } from '../uws.js';
+import { messageRule, spendMessage } from '../limits/message-budget.js';
 import { admitUpgrade } from './admit-upgrade.js';
 import { checkAddressNow, releaseAddress, retryAfterHeader } from './address-admission.js';
 import { deliverySpec, PLAIN_JSON, type DeliverySpec } from './delivery-spec.js';
-import type { InitialServe } from './job-channels.js';
 import { JobSocket, type JobSocketData, type JobSocketSettings } from './job-socket.js';
+import { chargedServe } from './replay-budget.js';
 import { notFoundEvent, serveJoin, type ResumePoint } from './serve-join.js';
 import { streamSocketOptions } from './socket-options.js';
 
@@ -40,13 +41,9 @@ const UNKNOWN_FRAME = JSON.stringify({
  * the events after last_seq), then every event of the job live, in seq order.
  */
 export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): void {
-  const { config, log, channels, state, auth, limits } = ctx;
-  const messagesPerSecond = config.limits.messagesPerSecond;
-  const chargeReplay = (holder: string, initial: InitialServe) => {
-    let bytes = 0;
-    for (const frame of initial.frames) bytes += frame.length;
-    limits.chargeReplay(holder, bytes);
-  };
+  const { config, log, channels, state, auth } = ctx;
+  const perSecond = config.limits.messagesPerSecond;
+  const messages = messageRule(perSecond, perSecond, `more than ${perSecond} messages a second`);
   const allowed = new Set(config.gateway.allowedOrigins);
   const settings: JobSocketSettings = {
     pacingBytes: config.gateway.maxBackpressureBytes / 2,
@@ -177,17 +174,15 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
         socket.close(CLOSE_CODES.NOT_FOUND, `Job ${socket.jobId} not found`);
         return;
       }
-      const holder = data.replayHolder;
-      const serve = holder
-        ? () => serveJoin(ctx, socket.jobId, socket.resume).then((initial) => (chargeReplay(holder, initial), initial))
-        : () => serveJoin(ctx, socket.jobId, socket.resume);
+      const join = () => serveJoin(ctx, socket.jobId, socket.resume);
+      const serve = data.replayHolder ? chargedServe(ctx, data.replayHolder, join) : join;
       void channels.attach(socket.jobId, socket, serve, { shareable: socket.resume === null });
     },
 
     message: (ws, message, isBinary) => {
       const { socket } = ws.getUserData();
-      if (!socket.countMessage(messagesPerSecond)) {
-        socket.close(CLOSE_CODES.POLICY_VIOLATION, `more than ${messagesPerSecond} messages a second`);
+      if (!spendMessage(socket, messages)) {
+        socket.close(CLOSE_CODES.POLICY_VIOLATION, messages.reason);
         return;
       }
       if (!isBinary && message.byteLength === PING_TEXT.length && Buffer.from(message).toString() === PING_TEXT) {

@@ -9,6 +9,7 @@ import { credentialsOf } from '../auth/credentials.js';
 import { authorizeWatch, NO_CREDENTIALS } from './access.js';
 import { AddressSlot, admitAddressSoon, retryAfterHeader, type AddressRefusal } from './address-admission.js';
 import { deliverySpec } from './delivery-spec.js';
+import { admitReplay, chargedServe } from './replay-budget.js';
 import { serveJoin, type ResumePoint } from './serve-join.js';
 import { SseSubscription, type SseSettings } from './sse-subscription.js';
 
@@ -105,7 +106,17 @@ export function registerSseRoute(app: TemplatedApp, ctx: GatewayContext): void {
         else subscription.refuseHttp(404, 'JOB_NOT_FOUND', `Job ${jobId} not found`);
         return;
       }
-      void channels.attach(jobId, subscription, () => serveJoin(ctx, jobId, resume), { shareable: resume === null });
+      const join = () => serveJoin(ctx, jobId, resume);
+      if (resume === null) {
+        void channels.attach(jobId, subscription, join, { shareable: true });
+        return;
+      }
+      // Last-Event-ID replays history: the legacy path's replay budget and its 429 (replay-budget.ts).
+      void admitReplay(ctx, d.principal, ip).then((replay) => {
+        if (subscription.closed) return;
+        if (!replay.ok) return subscription.refuseHttp(429, 'RATE_LIMITED', replay.message, retryAfterHeader(replay));
+        void channels.attach(jobId, subscription, chargedServe(ctx, replay.holder, join), { shareable: false });
+      });
     };
     const limits = admitAddressSoon(ctx, ip);
     if (limits === null) admitted(null);

@@ -383,11 +383,14 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
     const subscription = this.subscriptions.get(message.job_id);
     if (!subscription) return;
     if (message.type === 'error' && message.code === 'FORBIDDEN') return this.tokenRefused(subscription, message.message);
-    if (message.type === 'resync' || (message.type === 'error' && message.code === 'UNAVAILABLE')) {
+    const rateLimited = message.type === 'error' && message.code === 'RATE_LIMITED';
+    if (message.type === 'resync' || (message.type === 'error' && message.code === 'UNAVAILABLE') || rateLimited) {
       // The gateway could not keep this job exact: subscribe again — from what we hold, or, when
-      // the job's stream restarted (4000), afresh: what we hold no longer continues into it.
+      // the job's stream restarted (4000), afresh: what we hold no longer continues into it. A
+      // resume past the replay budget (RATE_LIMITED) is tried again once retry_after has passed.
       if (message.type === 'resync' && message.code === RESYNC_CODE) subscription.forgetPosition();
-      const delay = backoffDelay(0, this.backoff, this.random);
+      const wait = rateLimited ? (message.retry_after ?? 1) * 1000 : 0;
+      const delay = wait + backoffDelay(0, this.backoff, this.random);
       setTimeout(() => {
         if (this.subscriptions.get(subscription.jobId) === subscription && this.state === 'open') this.sendSubscribe(subscription);
       }, delay);
