@@ -280,3 +280,24 @@ describe('JobStream and expired tokens', () => {
     expect(errors).toEqual(['the watch token of job 1 expired: the watch link expired']);
   });
 });
+
+describe('ScoutClient replay budget', () => {
+  it('subscribes again from its last seq once retry_after has passed when a resume is RATE_LIMITED', async () => {
+    const c = client();
+    const sub = c.subscribe(5, { token: 't.1.a' });
+    const errors: string[] = [];
+    sub.on('error', (e) => errors.push(e.code));
+    const socket = await servedThenReconnected(c, 5);
+    expect(socket.subscribes()).toHaveLength(1);
+    socket.answer({ type: 'error', job_id: 5, code: 'RATE_LIMITED', message: 'replay budget used up', retry_after: 1 });
+    await tick(500);
+    expect(socket.subscribes()).toHaveLength(1); // not before retry_after
+    await tick(700);
+    expect(socket.subscribes()).toEqual([
+      { type: 'subscribe', job_id: 5, last_seq: 1, epoch: 'E1', token: 't.1.a' },
+      { type: 'subscribe', job_id: 5, last_seq: 1, epoch: 'E1', token: 't.1.a' },
+    ]);
+    expect(errors).toEqual([]);
+    c.close();
+  });
+});
