@@ -99,9 +99,9 @@ const envSchema = z.object({
   MAX_ACTIVE_JOBS_PER_KEY: int(1, 1_000_000).default(20),
   RATE_LIMIT_UPGRADES_PER_SECOND_PER_IP: int(1, 10_000_000).default(50),
   MAX_CONNECTIONS_PER_IP: int(1, 10_000_000).default(1000),
-  /** Frames a client may send per second on one socket; more closes it with 1008. */
+  /** Frames a client may send per second on one socket (WS /ws: after a burst of MAX_SUBSCRIPTIONS_PER_CONNECTION); more closes it with 1008. */
   WS_MESSAGES_PER_SECOND: int(1, 10_000).default(20),
-  /** History bytes one client (API key owner, or IP) may have replayed per second, averaged over 10 s. */
+  /** History bytes one client (API key owner, or IP) may have replayed per second by resumes on any transport, averaged over 10 s. */
   REPLAY_BYTES_PER_SECOND: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
 
   // --- Stale-running sweep (worker) ---
