@@ -22,7 +22,7 @@ export const ERROR_CODES = {
   JOB_ALREADY_FINISHED: { status: 409, meaning: 'Cancel of a job that already ended (completed, failed or cancelled, e.g. a second cancel); nothing was changed.' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, meaning: 'This `Idempotency-Key` was used with a different body in the last 24 hours.' },
   UPGRADE_REQUIRED: { status: 426, meaning: 'A plain HTTP request to the WebSocket endpoint: connect with a WebSocket client.' },
-  RATE_LIMITED: { status: 429, meaning: 'Past a limit (jobs per minute, active jobs, upgrades per second, connections or replay of one client); `Retry-After` says when to try again.' },
+  RATE_LIMITED: { status: 429, meaning: 'Past a limit (jobs per minute, active jobs, new streams per second or open streams of one address — WebSocket upgrades on either path and SSE requests alike —, or replay of one client); `Retry-After` says when to try again.' },
   DRAINING: { status: 503, meaning: 'The gateway is shutting down; connect again (the load balancer picks another one).' },
   UNAVAILABLE: { status: 503, meaning: 'Postgres or Redis failed the request; try again (a job that could not be queued was removed again).' },
   UNKNOWN_MESSAGE: { status: null, meaning: 'WebSocket frame: the gateway understands only the text `ping` from a client.' },

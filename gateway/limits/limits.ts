@@ -66,7 +66,7 @@ export class Limits {
   }
 
   /**
-   * A WebSocket upgrade from `ip`, answered from this gateway's leases when it holds them (the
+   * A new stream (WebSocket upgrade, event-stream request) from `ip`, answered from this gateway's leases when it holds them (the
    * common case: no Redis call, no await on the upgrade path). `allowed`: go ahead; `rate-spent`:
    * the rate is fine but a connection slot must come from Redis; `ask`: call admitUpgrade.
    */
@@ -80,11 +80,11 @@ export class Limits {
     try {
       if (!rateSpent) {
         const refused = await this.upgradeRate.take(ip);
-        if (refused) return { ok: false, retryAfterSeconds: refused.retryAfterSeconds, message: `at most ${this.config.upgradesPerSecondPerIp} WebSocket upgrades a second per address` };
+        if (refused) return { ok: false, retryAfterSeconds: refused.retryAfterSeconds, message: `at most ${this.config.upgradesPerSecondPerIp} streams a second per address (WebSocket upgrades and event-stream requests)` };
       }
       if (this.slots.trySpend(ip)) return ALLOW;
       const full = await this.slots.take(ip);
-      if (full) return { ok: false, retryAfterSeconds: full.retryAfterSeconds, message: `at most ${this.config.maxConnectionsPerIp} open WebSockets per address` };
+      if (full) return { ok: false, retryAfterSeconds: full.retryAfterSeconds, message: `at most ${this.config.maxConnectionsPerIp} open streams per address (WebSockets and event streams)` };
       return ALLOW;
     } catch (error) {
       this.failed(error);

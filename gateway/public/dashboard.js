@@ -49,13 +49,23 @@ async function mintToken(jobId) {
 
 /**
  * The JobStream's token function: the token that came with the job first, then a fresh one per
- * reconnect while a key is at hand (a long watch outlives any one token).
+ * reconnect while a key is at hand (a long watch outlives any one token). Without a key (or with
+ * one the gateway no longer accepts) the held token is all there is: once it has expired the
+ * stream stops with TOKEN_EXPIRED and the view says the watch link expired, instead of
+ * reconnecting for ever with it.
  */
 function tokenSource(jobId, first) {
   let token = first ?? null;
   let used = false;
   return async () => {
-    if (used && apiKey()) token = await mintToken(jobId);
+    if (used && apiKey()) {
+      try {
+        token = await mintToken(jobId);
+      } catch (error) {
+        // A refused key cannot mint: keep the held token. The network failing is retried.
+        if (error.status !== 401 && error.status !== 404) throw error;
+      }
+    }
     used = true;
     return token;
   };
@@ -103,7 +113,8 @@ async function watchJob(jobId, search = null, token = undefined) {
   });
   stream.on('status', (status, detail) => view.connection(status, detail));
   stream.on('error', (error) => {
-    if (!error.retryable) view.note(error.message);
+    if (error.code === 'TOKEN_EXPIRED') view.linkExpired();
+    else if (!error.retryable) view.note(error.message);
   });
   current = stream;
   stream.start();

@@ -61,10 +61,17 @@ export class JobView {
     this.el.message.textContent = `There is no job ${jobId}. Check the number, or start a new search.`;
   }
 
+  /** The watch token ran out and no fresh one could be had: say so, plainly, and stop. */
+  linkExpired() {
+    this.expired = true;
+    this.note('This watch link has expired. Enter your API key above and watch the job again to keep following it.');
+  }
+
   /** Clears everything for a newly watched job. */
   reset(jobId) {
     this.stopQueued();
     this.missing = false;
+    this.expired = false;
     this.params = null;
     delete this.root.dataset.state;
     this.el.search.textContent = '';
@@ -118,7 +125,8 @@ export class JobView {
     let text = CONNECTION_TEXT[status] ?? status;
     if (status === 'reconnecting') text = `reconnecting in ${(detail.delayMs / 1000).toFixed(1)} s…`;
     if (status === 'closed' && this.ended) text = this.missing ? 'not found' : 'finished';
-    this.el.connection.dataset.state = status === 'closed' && this.ended ? 'finished' : status;
+    if (status === 'closed' && !this.ended && this.expired) text = 'watch link expired';
+    this.el.connection.dataset.state = status === 'closed' && this.ended ? 'finished' : status === 'closed' && this.expired ? 'expired' : status;
     this.el.connection.textContent = text;
   }
 

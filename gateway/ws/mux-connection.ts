@@ -5,6 +5,7 @@ import { encodeMessage, type DeliverySpec, type Frame } from './delivery-spec.js
 import type { ChannelSocket } from './job-channels.js';
 import type { Credentials } from '../auth/credentials.js';
 import { DrainSignal } from './drain-signal.js';
+import type { AddressSlot } from './address-admission.js';
 
 /** What every connection of WS /ws shares: kept once, not per connection. */
 export interface MuxSettings {
@@ -38,6 +39,8 @@ export class MuxConnection {
     /** What the upgrade carried; a subscribe message's own token overrides it for its job. */
     readonly credentials: Credentials,
     readonly settings: MuxSettings,
+    /** The address's connection slot, held until the connection closes (null in unit tests). */
+    readonly slot: AddressSlot | null = null,
   ) {}
 
   get binary(): boolean {

@@ -1,11 +1,12 @@
 import { CLOSE_CODES, PING_TEXT, PONG_TEXT } from '../../shared/protocol.js';
 import { clientMessageSchema, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type SubscribeMessage } from '../../shared/protocol-v2.js';
 import type { GatewayContext } from '../context.js';
-import { immediate, sendError } from '../http/responses.js';
+import { immediate, reply, sendError, sendUnavailable } from '../http/responses.js';
 import type { TemplatedApp } from '../uws.js';
 import type { ReadDecision } from '../auth/auth-hook.js';
 import { credentialsOf } from '../auth/credentials.js';
 import { authorizeWatch, NO_CREDENTIALS, refusalOf } from './access.js';
+import { admitAddress, AddressSlot, checkAddressNow, releaseAddress, sendAddressRefusal } from './address-admission.js';
 import { deliverySpec } from './delivery-spec.js';
 import { MuxConnection, MuxSubscription, type MuxSettings, type MuxSocketData } from './mux-connection.js';
 import { serveJoin } from './serve-join.js';
@@ -102,9 +103,33 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
         return;
       }
       const { format, protocol } = chooseSubprotocol(offered);
-      const data: MuxSocketData = { connection: new MuxConnection(state.connectionsOpened + 1, format, credentials, settings) };
-      ctx.metrics.upgrade('accepted');
-      res.upgrade(data, key, protocol, extensions, context);
+      // The legacy path's per-address limits: the upgrade rate, and one connection slot however
+      // many jobs the connection then subscribes (given back in close).
+      const ip = ctx.clientIp.of(res, req);
+      const now = checkAddressNow(ctx, ip);
+      const upgrade = () => {
+        const data: MuxSocketData = { connection: new MuxConnection(state.connectionsOpened + 1, format, credentials, settings, new AddressSlot(ctx, ip)) };
+        ctx.metrics.upgrade('accepted');
+        res.upgrade(data, key, protocol, extensions, context);
+      };
+      if (now === 'allowed') return upgrade();
+      const r = reply(res);
+      admitAddress(ctx, ip, now).then(
+        (refused) => {
+          if (r.aborted) {
+            if (!refused) releaseAddress(ctx, ip);
+            return;
+          }
+          if (refused) {
+            ctx.metrics.upgrade('rate_limited');
+            sendAddressRefusal(r, refused);
+            return;
+          }
+          r.aborted = true;
+          res.cork(upgrade);
+        },
+        (error: unknown) => sendUnavailable(log, r, error),
+      );
     },
 
     open: (ws) => {
@@ -152,6 +177,7 @@ export function registerMuxSocket(app: TemplatedApp, ctx: GatewayContext): void 
       const jobs = connection.subscriptions.size;
       openConnections.delete(connection);
       connection.markClosed();
+      connection.slot?.release();
       log.debug({ conn: connection.connNo, jobs, code }, 'multiplexed client disconnected');
     },
   });

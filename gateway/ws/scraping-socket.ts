@@ -7,6 +7,7 @@ import type { GatewayContext } from '../context.js';
 import { immediate, reply, sendError, sendUnavailable } from '../http/responses.js';
 import type { TemplatedApp } from '../uws.js';
 import { admitUpgrade } from './admit-upgrade.js';
+import { checkAddressNow, releaseAddress, retryAfterHeader } from './address-admission.js';
 import { deliverySpec, PLAIN_JSON, type DeliverySpec } from './delivery-spec.js';
 import type { InitialServe } from './job-channels.js';
 import { JobSocket, type JobSocketData, type JobSocketSettings } from './job-socket.js';
@@ -128,7 +129,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
           return;
         }
       }
-      const limitsNow = limits.admitUpgradeNow(ip);
+      const limitsNow = checkAddressNow(ctx, ip);
       if (limitsNow === 'allowed' && known !== null && !(known instanceof Promise)) {
         ctx.metrics.upgrade(known.ok ? 'accepted' : 'not_found');
         res.upgrade(socketData(state.connectionsOpened + 1, jobId, resume, settings, ip, !known.ok, null, spec), key, answeredProtocol, extensions, context);
@@ -141,12 +142,12 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
       admitUpgrade(ctx, ip, credentials, jobId, resume !== null, limitsNow, known).then(
         (admission) => {
           if (r.aborted) {
-            if (admission.kind !== 'refuse') limits.releaseConnection(ip);
+            if (admission.kind !== 'refuse') releaseAddress(ctx, ip);
             return;
           }
           if (admission.kind === 'refuse') {
             ctx.metrics.upgrade(admission.status === 429 ? 'rate_limited' : 'unauthorized');
-            const headers = admission.retryAfterSeconds ? { 'Retry-After': String(admission.retryAfterSeconds) } : undefined;
+            const headers = admission.retryAfterSeconds ? retryAfterHeader({ retryAfterSeconds: admission.retryAfterSeconds }) : undefined;
             sendError(r, admission.status, admission.code, admission.message, { headers });
             return;
           }
@@ -157,7 +158,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
           res.cork(() => res.upgrade(data, key, answeredProtocol, extensions, context));
         },
         (error: unknown) => {
-          limits.releaseConnection(ip);
+          releaseAddress(ctx, ip);
           sendUnavailable(log, r, error);
         },
       );
@@ -203,7 +204,7 @@ export function registerScrapingSocket(app: TemplatedApp, ctx: GatewayContext): 
     close: (ws, code) => {
       state.connections -= 1;
       const { socket } = ws.getUserData();
-      if (socket.ip !== null) limits.releaseConnection(socket.ip);
+      if (socket.ip !== null) releaseAddress(ctx, socket.ip);
       socket.markClosed();
       channels.detach(socket.jobId, socket);
       log.debug({ conn: socket.connNo, jobId: socket.jobId, code }, 'client disconnected');

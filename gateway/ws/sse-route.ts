@@ -7,6 +7,7 @@ import type { TemplatedApp } from '../uws.js';
 import type { ReadDecision } from '../auth/auth-hook.js';
 import { credentialsOf } from '../auth/credentials.js';
 import { authorizeWatch, NO_CREDENTIALS } from './access.js';
+import { AddressSlot, admitAddressSoon, retryAfterHeader, type AddressRefusal } from './address-admission.js';
 import { deliverySpec } from './delivery-spec.js';
 import { serveJoin, type ResumePoint } from './serve-join.js';
 import { SseSubscription, type SseSettings } from './sse-subscription.js';
@@ -35,6 +36,8 @@ export function registerSseRoute(app: TemplatedApp, ctx: GatewayContext): void {
     },
     detach: (jobId, subscription) => {
       if (open.delete(subscription)) state.connections -= 1;
+      // Every end of a response comes through here (aborted, refused, cut, ended): its slot is free.
+      subscription.slot?.release();
       channels.detach(jobId, subscription);
     },
   };
@@ -71,13 +74,30 @@ export function registerSseRoute(app: TemplatedApp, ctx: GatewayContext): void {
         return;
       }
     }
+    // The legacy upgrade's per-address limits: the request rate, and a connection slot held
+    // until the response ends (released in settings.detach).
+    const ip = ctx.clientIp.of(res, req);
     const subscription = new SseSubscription(res, jobId, deliverySpec('sse', event_types, progress_interval_ms), settings);
     res.onAborted(() => subscription.aborted());
     res.onWritable(() => subscription.writable());
     open.add(subscription);
     state.connections += 1;
     state.connectionsOpened += 1;
-    const decision = authorizeWatch(ctx, credentials, jobId);
+    const admitted = (refused: AddressRefusal | null) => {
+      if (refused) {
+        subscription.refuseHttp(429, 'RATE_LIMITED', refused.message, retryAfterHeader(refused));
+        return;
+      }
+      subscription.slot = new AddressSlot(ctx, ip);
+      // Aborted while Redis was asked: the slot goes back at once.
+      if (subscription.closed) return subscription.slot.release();
+      authorize();
+    };
+    const authorize = () => {
+      const decision = authorizeWatch(ctx, credentials, jobId);
+      if (decision instanceof Promise) decision.then(proceed, () => subscription.refuseHttp(503, 'UNAVAILABLE', 'access check failed; retry'));
+      else proceed(decision);
+    };
     const proceed = (d: ReadDecision) => {
       if (subscription.closed) return;
       if (!d.ok) {
@@ -87,7 +107,8 @@ export function registerSseRoute(app: TemplatedApp, ctx: GatewayContext): void {
       }
       void channels.attach(jobId, subscription, () => serveJoin(ctx, jobId, resume), { shareable: resume === null });
     };
-    if (decision instanceof Promise) decision.then(proceed, () => subscription.refuseHttp(503, 'UNAVAILABLE', 'access check failed; retry'));
-    else proceed(decision);
+    const limits = admitAddressSoon(ctx, ip);
+    if (limits === null) admitted(null);
+    else limits.then(admitted, () => subscription.refuseHttp(503, 'UNAVAILABLE', 'limits check failed; retry'));
   });
 }

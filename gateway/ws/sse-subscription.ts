@@ -4,6 +4,7 @@ import type { HttpResponse } from '../uws.js';
 import { encodeMessage, type DeliverySpec, type Frame } from './delivery-spec.js';
 import type { ChannelSocket } from './job-channels.js';
 import { DrainSignal } from './drain-signal.js';
+import type { AddressSlot } from './address-admission.js';
 
 export interface SseSettings {
   /** Bytes written since the response last drained past which the reader is cut (WS_MAX_BACKPRESSURE_BYTES). */
@@ -34,6 +35,8 @@ export class SseSubscription implements ChannelSocket {
   private backlog: number | null = null;
   /** Made when a paced send first waits for a drain. */
   private drain: DrainSignal | null = null;
+  /** The address's connection slot once the limits admitted the request; released when the response ends. */
+  slot: AddressSlot | null = null;
 
   constructor(
     readonly res: HttpResponse,
@@ -95,12 +98,14 @@ export class SseSubscription implements ChannelSocket {
   }
 
   /** Refuses before anything was sent: an HTTP error, which EventSource does not retry. */
-  refuseHttp(status: number, errorCode: string, message: string): void {
+  refuseHttp(status: number, errorCode: string, message: string, headers: Record<string, string> = {}): void {
     if (this.closed || this.headersSent) return;
     this.closed = true;
     const body = JSON.stringify({ error: { code: errorCode, message } });
     this.res.cork(() => {
-      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json').end(body);
+      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', 'application/json');
+      for (const [name, value] of Object.entries(headers)) this.res.writeHeader(name, value);
+      this.res.end(body);
     });
     this.settings.detach(this.jobId, this);
   }

@@ -13,6 +13,8 @@ export const JOB_STREAM_ERROR_CODES = {
   REFUSED: false,
   /** The token function threw or rejected: retried with backoff, like a failed connection. */
   TOKEN_UNAVAILABLE: true,
+  /** The watch token ran out (its `exp` passed, or the token function threw WatchTokenExpired) and no fresh one was given: stopped. */
+  TOKEN_EXPIRED: false,
   /** maxRetries reconnects in a row failed before any frame arrived. */
   GAVE_UP: false,
   /** The very first connection never opened, after firstConnectRetries attempts: nothing answers at the URL. */

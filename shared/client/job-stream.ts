@@ -4,6 +4,7 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js
 import { JobStreamError } from './job-stream-error.js';
 import { streamUrl, type ResumePoint } from './stream-url.js';
 import { TypedEmitter } from './typed-emitter.js';
+import { isWatchTokenExpired, tokenExpired, type TokenSource } from './watch-token.js';
 import {
   READY_STATE,
   type CloseEventLike,
@@ -62,12 +63,15 @@ export interface JobStreamOptions {
   /**
    * A watch token (gateways with access control on), or a function returning one (or a promise of
    * one), called before every connection — so a reconnect after the token expired can fetch a
-   * fresh one (POST /api/jobs/{id}/watch-tokens).
+   * fresh one (POST /api/jobs/{id}/watch-tokens). A token whose own `exp` has passed is not sent:
+   * the stream stops with TOKEN_EXPIRED (a refused upgrade looks like a network failure in a
+   * browser, and would otherwise be retried for ever); so does a function that throws
+   * WatchTokenExpired.
    */
   token?: string | TokenSource;
 }
 
-export type TokenSource = () => string | null | Promise<string | null>;
+export type { TokenSource } from './watch-token.js';
 
 const DEFAULT_KEEPALIVE_MS = 25_000;
 /** How long close() waits for the closing handshake before it lets go. */
@@ -192,11 +196,22 @@ export class JobStream extends TypedEmitter<JobStreamEvents> {
   /** The token function failed (the network, most likely): like a failed connection, retried with backoff. */
   private tokenFailed(error: unknown): void {
     if (this.closing || this.state === 'closed') return;
+    if (isWatchTokenExpired(error)) return this.tokenExpired(error.message);
     this.emit('error', new JobStreamError('TOKEN_UNAVAILABLE', `could not get a watch token: ${errorText(error)}`));
     this.scheduleReconnect({ reason: 'no watch token' });
   }
 
+  /** No usable token is left: stop for good, saying so (retrying cannot help). */
+  private tokenExpired(why: string): void {
+    this.emit('error', new JobStreamError('TOKEN_EXPIRED', `the watch token of job ${this.options.jobId} expired: ${why}`));
+    this.terminate({ reason: 'watch token expired' });
+  }
+
   private open(token: string | null): void {
+    if (token !== null && tokenExpired(token)) {
+      const how = typeof this.options.token === 'function' ? 'the token function returned an expired one' : 'pass a token function that fetches fresh ones (POST /api/jobs/{id}/watch-tokens)';
+      return this.tokenExpired(how);
+    }
     const resume = this.seq === null ? null : { lastSeq: this.seq, epoch: this.currentEpoch };
     let socket: WebSocketLike;
     try {

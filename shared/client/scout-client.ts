@@ -4,6 +4,7 @@ import { serverControlMessageSchema, sseEventId, SUBPROTOCOL_MSGPACK, type Serve
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import type { ResumePoint } from './stream-url.js';
 import { TypedEmitter } from './typed-emitter.js';
+import { isWatchTokenExpired, type TokenSource } from './watch-token.js';
 import { READY_STATE, type WebSocketLike } from './websocket-like.js';
 
 export type MuxWebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike & { binaryType?: string };
@@ -34,6 +35,13 @@ export interface ScoutClientOptions {
   /** WebSocket attempts in a row that never opened before falling back to SSE (default 3; Infinity: never). */
   sseFallbackAfter?: number;
   random?: () => number;
+  /**
+   * Watch tokens for jobs subscribed without a `token` of their own: called with the job id when
+   * a subscription first needs one and again when the gateway refuses the one it has (an expired
+   * token), e.g. POST /api/jobs/{id}/watch-tokens with the owner's key. Null: no token (access
+   * control off, or none can be had).
+   */
+  token?: (jobId: number) => string | null | Promise<string | null>;
 }
 
 export interface SubscribeOptions {
@@ -43,7 +51,12 @@ export interface SubscribeOptions {
   progressIntervalMs?: number;
   /** Start after a seq already held instead of from a snapshot. */
   resumeFrom?: ResumePoint;
-  token?: string;
+  /**
+   * The job's watch token, or a function that fetches one (sync or async): called for the first
+   * subscribe and again, once, when the gateway refuses the token held (it expired), before the
+   * subscription gives up with an error. A plain string is used until the gateway refuses it.
+   */
+  token?: string | TokenSource;
 }
 
 export interface JobSubscriptionEvents {
@@ -51,9 +64,17 @@ export interface JobSubscriptionEvents {
   event: (event: ScrapingEvent) => void;
   snapshot: (snapshot: ScrapingEvent, info: { resync: boolean }) => void;
   end: (event: ScrapingEvent) => void;
-  /** A refusal (unknown job, forbidden, bad request, too many subscriptions): the subscription stopped. */
+  /**
+   * A refusal: the subscription stopped. The gateway's codes (NOT_FOUND, FORBIDDEN, BAD_REQUEST,
+   * TOO_MANY_SUBSCRIPTIONS), or the client's: TOKEN_EXPIRED (the token the gateway accepted before
+   * is refused now and no fresh one could be had), TOKEN_UNAVAILABLE (the token function kept
+   * failing), REFUSED (the connection or event stream was refused).
+   */
   error: (error: { code: string; message: string }) => void;
 }
+
+/** Attempts of a token function that throws (the network, most likely) before the subscription gives up. */
+const TOKEN_ATTEMPTS = 4;
 
 const DEFAULT_KEEPALIVE_MS = 25_000;
 /** CLOSE_CODES.RESYNC: the job's stream restarted or its history no longer holds the gap. */
@@ -77,15 +98,29 @@ export class JobSubscription extends TypedEmitter<JobSubscriptionEvents> {
   private endedSnapshot: ScrapingEvent | null = null;
   /** Subscribed afresh after a resync: the next snapshot is reported as one. */
   private resyncing = false;
+  /** The watch token sent with the next subscribe (null: none). */
+  token: string | null;
+  /** Whether `token` came from the token function yet (a plain string needs no call). */
+  tokenFetched: boolean;
+  /** A call of the token function under way: later sends wait for it instead of calling again. */
+  tokenPending: Promise<boolean> | null = null;
+  /** A fresh token was fetched after a refusal, and nothing has been served with it yet. */
+  refreshed = false;
+  /** The gateway served this subscription at least once (its token was accepted then). */
+  served = false;
 
   constructor(
     readonly jobId: number,
     readonly options: SubscribeOptions,
     private readonly client: ScoutClient,
+    /** Where fresh tokens come from: the subscription's own function, or the client's. */
+    readonly tokenSource: TokenSource | null = null,
   ) {
     super();
     this.seq = options.resumeFrom?.lastSeq ?? null;
     this.epoch = options.resumeFrom?.epoch ?? null;
+    this.token = typeof options.token === 'string' ? options.token : null;
+    this.tokenFetched = typeof options.token === 'string' || tokenSource === null;
   }
 
   get filtered(): boolean {
@@ -102,7 +137,8 @@ export class JobSubscription extends TypedEmitter<JobSubscriptionEvents> {
 
   /** The subscribe message for the current resume point. */
   subscribeMessage(): Record<string, unknown> {
-    const { eventTypes, progressIntervalMs, token } = this.options;
+    const { eventTypes, progressIntervalMs } = this.options;
+    const token = this.token;
     return {
       type: 'subscribe',
       job_id: this.jobId,
@@ -223,11 +259,14 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
     if (!jobIdSchema.safeParse(jobId).success) throw new TypeError(`job id must be a positive integer, got ${jobId}`);
     const existing = this.subscriptions.get(jobId);
     if (existing) return existing;
-    const subscription = new JobSubscription(jobId, options, this);
+    const own = options.token;
+    const clientSource = this.options.token;
+    const source: TokenSource | null = typeof own === 'function' ? own : own === undefined && clientSource ? () => clientSource(jobId) : null;
+    const subscription = new JobSubscription(jobId, options, this, source);
     this.subscriptions.set(jobId, subscription);
     if (this.sse) this.openSource(subscription);
     else if (this.state === 'idle') this.connect();
-    else if (this.state === 'open') this.send(subscription.subscribeMessage());
+    else if (this.state === 'open') this.sendSubscribe(subscription);
     return subscription;
   }
 
@@ -287,7 +326,7 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
       this.neverOpened = 0;
       this.lastFrameAt = Date.now();
       this.setStatus('open', {});
-      for (const subscription of this.subscriptions.values()) this.send(subscription.subscribeMessage());
+      for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
       this.startKeepalive(socket);
     };
     socket.onmessage = (event: { data?: unknown }) => {
@@ -334,30 +373,123 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
   }
 
   private onControl(message: ServerControlMessage): void {
-    if (message.type === 'pong' || message.type === 'subscribed' || message.type === 'unsubscribed') return;
+    if (message.type === 'subscribed') {
+      const subscription = this.subscriptions.get(message.job_id);
+      if (subscription) this.servedWithToken(subscription);
+      return;
+    }
+    if (message.type === 'pong' || message.type === 'unsubscribed') return;
     if (message.job_id === null) return;
     const subscription = this.subscriptions.get(message.job_id);
     if (!subscription) return;
+    if (message.type === 'error' && message.code === 'FORBIDDEN') return this.tokenRefused(subscription, message.message);
     if (message.type === 'resync' || (message.type === 'error' && message.code === 'UNAVAILABLE')) {
       // The gateway could not keep this job exact: subscribe again — from what we hold, or, when
       // the job's stream restarted (4000), afresh: what we hold no longer continues into it.
       if (message.type === 'resync' && message.code === RESYNC_CODE) subscription.forgetPosition();
       const delay = backoffDelay(0, this.backoff, this.random);
       setTimeout(() => {
-        if (this.subscriptions.get(subscription.jobId) === subscription && this.state === 'open') this.send(subscription.subscribeMessage());
+        if (this.subscriptions.get(subscription.jobId) === subscription && this.state === 'open') this.sendSubscribe(subscription);
       }, delay);
       return;
     }
-    if (message.type === 'error' && message.code !== 'ALREADY_SUBSCRIBED') {
-      this.subscriptions.delete(subscription.jobId);
-      subscription.fail(message.code, message.message);
-    }
+    if (message.type === 'error' && message.code !== 'ALREADY_SUBSCRIBED') this.failSubscription(subscription, message.code, message.message);
   }
 
   /** A loss on an unfiltered job: resubscribe it from its last seq. */
   private resubscribe(subscription: JobSubscription): void {
     this.send({ type: 'unsubscribe', job_id: subscription.jobId });
-    this.send(subscription.subscribeMessage());
+    this.sendSubscribe(subscription);
+  }
+
+  /** Subscribes a job on the open connection, once it has the token it needs. */
+  private sendSubscribe(subscription: JobSubscription): void {
+    if (subscription.tokenFetched) return this.send(subscription.subscribeMessage());
+    const socket = this.socket;
+    void this.fetchToken(subscription).then((ok) => {
+      if (ok && this.socket === socket && this.subscriptions.get(subscription.jobId) === subscription) this.send(subscription.subscribeMessage());
+    });
+  }
+
+  /**
+   * Calls the subscription's token function (once at a time). False when the subscription failed
+   * meanwhile: the function said no token can be had, or kept throwing.
+   */
+  private fetchToken(subscription: JobSubscription): Promise<boolean> {
+    subscription.tokenPending ??= (async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          subscription.token = (await subscription.tokenSource!()) ?? null;
+          subscription.tokenFetched = true;
+          return true;
+        } catch (error) {
+          if (subscription.ended) return false;
+          const why = error instanceof Error ? error.message : String(error);
+          if (isWatchTokenExpired(error)) {
+            this.failSubscription(subscription, 'TOKEN_EXPIRED', `job ${subscription.jobId}: ${why}`);
+            return false;
+          }
+          if (attempt + 1 >= TOKEN_ATTEMPTS) {
+            this.failSubscription(subscription, 'TOKEN_UNAVAILABLE', `job ${subscription.jobId}: could not get a watch token (${TOKEN_ATTEMPTS} attempts): ${why}`);
+            return false;
+          }
+          await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt, this.backoff, this.random)));
+          if (subscription.ended) return false;
+        }
+      }
+    })().finally(() => (subscription.tokenPending = null));
+    return subscription.tokenPending;
+  }
+
+  /** The gateway served the subscription: its token works; a later refusal may refresh it again. */
+  private servedWithToken(subscription: JobSubscription): void {
+    subscription.served = true;
+    subscription.refreshed = false;
+  }
+
+  /**
+   * The gateway refused the subscription's credentials (FORBIDDEN on /ws, a refused event stream):
+   * what happens to a token that expired. With a token function, fetch a fresh token once and try
+   * again; refused again, or without a way to get one, the subscription stops with a clear error.
+   * `retry` subscribes again with the fresh token (a subscribe message, or a new EventSource).
+   */
+  private tokenRefused(
+    subscription: JobSubscription,
+    gatewayMessage: string,
+    retry = () => this.sendSubscribe(subscription),
+    /** The code when even a fresh token is refused: FORBIDDEN on /ws, REFUSED for an event stream (it could be a 404). */
+    refusedCode = 'FORBIDDEN',
+  ): void {
+    const { jobId } = subscription;
+    const held = subscription.token;
+    if (!subscription.tokenSource) {
+      // The token worked before and tokens cannot be revoked: it ran out.
+      if (subscription.served && held !== null) {
+        return this.failSubscription(subscription, 'TOKEN_EXPIRED', `job ${jobId}: the watch token expired (${gatewayMessage}); pass a token function to fetch fresh ones (POST /api/jobs/${jobId}/watch-tokens)`);
+      }
+      return this.failSubscription(subscription, 'FORBIDDEN', gatewayMessage);
+    }
+    if (subscription.refreshed) {
+      return this.failSubscription(subscription, refusedCode, `job ${jobId}: a fresh watch token from the token function was refused too: ${gatewayMessage}`);
+    }
+    subscription.refreshed = true;
+    void this.fetchToken(subscription).then((ok) => {
+      if (!ok || this.subscriptions.get(jobId) !== subscription) return;
+      if (subscription.token === null || subscription.token === held) {
+        const what = subscription.token === null ? 'no token' : 'the same token again';
+        // A token that was accepted before ran out; one that never was is simply not allowed.
+        const code = subscription.served && held !== null ? 'TOKEN_EXPIRED' : refusedCode;
+        return this.failSubscription(subscription, code, `job ${jobId}: the watch token was refused (${gatewayMessage}) and the token function returned ${what}`);
+      }
+      retry();
+    });
+  }
+
+  private failSubscription(subscription: JobSubscription, code: string, message: string): void {
+    if (subscription.ended) return;
+    if (this.subscriptions.get(subscription.jobId) === subscription) this.subscriptions.delete(subscription.jobId);
+    subscription.source?.close();
+    subscription.fail(code, message);
   }
 
   private send(message: object): void {
@@ -385,9 +517,16 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
 
   /** One EventSource per job; it reconnects by itself, sending the Last-Event-ID it saw. */
   private openSource(subscription: JobSubscription): void {
+    if (!subscription.tokenFetched) {
+      void this.fetchToken(subscription).then((ok) => {
+        if (ok && this.sse && this.subscriptions.get(subscription.jobId) === subscription) this.openSource(subscription);
+      });
+      return;
+    }
     const ES = (this.options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource)!;
     const url = new URL(`${httpBase(this.options.baseUrl)}/sse/scraping/${subscription.jobId}`);
-    const { eventTypes, progressIntervalMs, token } = subscription.options;
+    const { eventTypes, progressIntervalMs } = subscription.options;
+    const token = subscription.token;
     if (eventTypes?.length) url.searchParams.set('event_types', eventTypes.join(','));
     if (progressIntervalMs) url.searchParams.set('progress_interval_ms', String(progressIntervalMs));
     if (token) url.searchParams.set('token', token);
@@ -399,11 +538,24 @@ export class ScoutClient extends TypedEmitter<ScoutClientEvents> {
       if (parsed?.success) subscription.accept(parsed.data);
     };
     for (const type of EVENT_TYPES) source.addEventListener(type, onEvent);
+    source.onopen = () => {
+      if (subscription.source === source) this.servedWithToken(subscription);
+    };
     source.onerror = () => {
       // EventSource retries by itself after a dropped response; it stops only on a refusal.
-      if (source.readyState !== 2 || subscription.ended) return;
-      this.subscriptions.delete(subscription.jobId);
-      subscription.fail('REFUSED', `the gateway refused the event stream of job ${subscription.jobId}`);
+      if (source.readyState !== 2 || subscription.ended || subscription.source !== source) return;
+      const refused = `the gateway refused the event stream of job ${subscription.jobId}`;
+      // EventSource does not tell a 401 from a 404: with a token function, a refusal after the
+      // stream worked (its token expired, most likely) is tried once more with a fresh token.
+      if (subscription.tokenSource && subscription.served) {
+        source.close();
+        const reopen = () => {
+          if (this.sse) this.openSource(subscription);
+        };
+        return this.tokenRefused(subscription, refused, reopen, 'REFUSED');
+      }
+      const hint = subscription.served && subscription.token !== null ? ' (its watch token may have expired; pass a token function to fetch fresh ones)' : '';
+      this.failSubscription(subscription, 'REFUSED', refused + hint);
     };
   }
 

@@ -2,13 +2,14 @@ import type { Figures } from './harness.js';
 import type { MachineInfo } from './lib/proc.js';
 import { renderProfile, type ProfileSummary } from './profile-summary.js';
 import type { PipelineFigures } from './scenarios/s5-pipeline.js';
+import { renderMultiplex, type MultiplexFigures } from './scenarios/s6-multiplex.js';
 import { renderEmitCost, type EmitCostFigures } from './scenarios/s7-emit-cost.js';
 import { renderFinishedBytes, type FinishedBytesFigures } from './scenarios/s8-finished-bytes.js';
 import type { Sizes } from './sizes.js';
 import { SYSTEMS, type SystemName } from './systems.js';
 
 export interface ScenarioReport {
-  id: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S7' | 'S8';
+  id: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'S8';
   title: string;
   /** 1-, 5- and 15-minute load averages when the scenario started (other work on the machine shows here). */
   loadAvgAtStart: [number, number, number];
@@ -28,6 +29,7 @@ export interface BenchReport {
   systems: SystemName[];
   scenarios: ScenarioReport[];
   pipeline: PipelineFigures | null;
+  multiplex?: MultiplexFigures | null;
   /** S7: Redis CPU per emit against a bare PUBLISH, and emits/s per shard count. */
   emitCost?: EmitCostFigures | null;
   /** S8: Redis bytes per finished job and how long they are kept. */
@@ -317,6 +319,7 @@ export function renderMarkdown(r: BenchReport): string {
     if (s.errors.length) out.push('');
     if (s.id === 'S3') out.push(...capacityTable(s.figures, smoke));
     else if (s.id === 'S4') out.push(...stormTable(s.figures, smoke));
+    else if (s.id === 'S6') out.push(...(r.multiplex ? renderMultiplex(r.multiplex) : []));
     else if (s.id === 'S7') out.push(...(r.emitCost ? renderEmitCost(r.emitCost) : []));
     else if (s.id === 'S8') out.push(...(r.finishedBytes ? renderFinishedBytes(r.finishedBytes) : []));
     else if (s.id !== 'S5') out.push(...deliveryTable(s.figures, smoke));

@@ -24,6 +24,7 @@ import { runS2 } from './scenarios/s2-many-jobs.js';
 import { runS3 } from './scenarios/s3-idle-capacity.js';
 import { runS4 } from './scenarios/s4-resume-storm.js';
 import { pipelineAvailable, runS5, type PipelineFigures } from './scenarios/s5-pipeline.js';
+import { multiplexTargets, runS6, type MultiplexFigures } from './scenarios/s6-multiplex.js';
 import { measureEmitCost, S7_FULL, S7_SMOKE, type EmitCostFigures } from './scenarios/s7-emit-cost.js';
 import { measureFinishedBytes, type FinishedBytesFigures } from './scenarios/s8-finished-bytes.js';
 import { SetupCache } from './scenarios/with-system.js';
@@ -40,6 +41,7 @@ const SCENARIOS = {
   S3: 'idle capacity: one process at its descriptor limit, then 50,000 connections over three processes',
   S4: 'resume storm: 1,000 clients of a job drop at once and resume 100 events back',
   S5: 'pipeline: jobs over HTTP, two workers, simulated scrapers at 0 ms',
+  S6: 'protocol v2: multiplexed /ws connections against single-job ones, and bytes per event by encoding',
   S7: 'emit cost: Redis CPU per emit against a bare PUBLISH, and emits/s with 1, 2, 3 shards',
   S8: 'retention: Redis bytes per finished job, and what finished jobs hold at one job a second',
 } as const;
@@ -165,6 +167,7 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
 
   const scenarios: ScenarioReport[] = [];
   let pipeline: PipelineFigures | null = null;
+  let multiplex: MultiplexFigures | null = null;
   let emitCost: EmitCostFigures | null = null;
   let finishedBytes: FinishedBytesFigures | null = null;
   const uws = detectUwsRuntime();
@@ -194,6 +197,16 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
           emitCost = await measureEmitCost(options.smoke ? S7_SMOKE : S7_FULL, log);
         } catch (error) {
           report.errors.push(`emit cost: ${errorText(error)}`);
+        }
+      } else if (id === 'S6') {
+        if (!options.systems.includes('gateway')) report.skipped = 'needs the gateway among the systems';
+        else {
+          try {
+            multiplex = await runS6(ctx, sizes.s6);
+          } catch (error) {
+            report.errors.push(`multiplex: ${errorText(error)}`);
+            log(`  S6 failed: ${errorText(error)}`);
+          }
         }
       } else if (id === 'S5') {
         if (!options.systems.includes('gateway')) report.skipped = 'needs the gateway among the systems';
@@ -291,10 +304,11 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     systems: options.systems,
     scenarios,
     pipeline,
+    multiplex,
     emitCost,
     finishedBytes,
     ratios: computeRatios(scenarios),
-    targets: checkTargets(scenarios, pipeline, options.smoke),
+    targets: [...checkTargets(scenarios, pipeline, options.smoke), ...(multiplex ? multiplexTargets(multiplex, options.smoke) : [])],
     profiles,
   };
   const markdown = renderMarkdown(report);
@@ -320,6 +334,11 @@ export function smokeProblems(report: BenchReport): string[] {
     }
     if (s.id === 'S8') {
       if (!s.skipped && !report.finishedBytes) problems.push('S8: no finished-bytes figures');
+      continue;
+    }
+    if (s.id === 'S6') {
+      // Its delivery check is among the targets.
+      if (!s.skipped && !report.multiplex) problems.push('S6: no multiplex figures');
       continue;
     }
     if (s.id === 'S7') {

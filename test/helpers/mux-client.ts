@@ -19,14 +19,35 @@ export class MuxTestClient {
   /** The upgrade response's headers (Sec-WebSocket-Extensions, Sec-WebSocket-Protocol). */
   headers: Record<string, string | string[] | undefined> = {};
   readonly ws: WebSocket;
+  /** An upgrade answered with an HTTP error instead of 101: its status, Retry-After and error code. */
+  refusal: { status: number; retryAfter: string | null; code: string | null; message: string | null } | null = null;
 
-  constructor(url: string, options: { protocols?: string[]; perMessageDeflate?: boolean } = {}) {
-    this.ws = new WebSocket(url, options.protocols ?? [], { perMessageDeflate: options.perMessageDeflate ?? false });
+  constructor(url: string, options: { protocols?: string[]; perMessageDeflate?: boolean; headers?: Record<string, string> } = {}) {
+    this.ws = new WebSocket(url, options.protocols ?? [], { perMessageDeflate: options.perMessageDeflate ?? false, headers: options.headers ?? {} });
     this.ws.once('upgrade', (res) => (this.headers = res.headers));
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);
+      // A refused upgrade: keep what the gateway answered (status, Retry-After, JSON error), then give up.
+      this.ws.once('unexpected-response', (req, res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        res.once('end', () => {
+          let error: { code?: string; message?: string } | undefined;
+          try {
+            error = (JSON.parse(body) as { error?: { code?: string; message?: string } }).error;
+          } catch {
+            error = undefined;
+          }
+          const retryAfter = res.headers['retry-after'];
+          this.refusal = { status: res.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : null, code: error?.code ?? null, message: error?.message ?? null };
+          reject(new Error(`upgrade refused: HTTP ${res.statusCode}`));
+          req.destroy();
+          this.ws.terminate();
+        });
+      });
     });
+    this.ws.on('error', () => undefined); // reported through opened; a refused upgrade ends with a second one
     this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('message', (data: Buffer, isBinary) => {
       isBinary ? this.frameKinds.binary++ : this.frameKinds.text++;

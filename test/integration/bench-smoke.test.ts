@@ -45,7 +45,7 @@ describe('benchmark smoke run', () => {
       expect(f.late, `${f.scenario} ${f.system} ${f.step}: events missing at the end`).toBe(0);
     }
     // S5 ran: present, not skipped, every job completed.
-    expect(report.scenarios.map((s) => s.id)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S7', 'S8']);
+    expect(report.scenarios.map((s) => s.id)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8']);
     // S8 measured the streams of finished jobs, kept for FINISHED_RETENTION_SECONDS.
     expect(report.finishedBytes?.streamBytesPerJob).toBeGreaterThan(0);
     expect(report.finishedBytes?.keptAfterS).toBeLessThanOrEqual(3600);

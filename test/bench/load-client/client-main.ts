@@ -234,8 +234,6 @@ process.on('message', (command: ClientCommand) => {
       sockets.length = 0;
       send({ type: 'ack', id: command.id });
       break;
-    case 'exit':
-      process.exit(0);
   }
 });
 process.on('disconnect', () => process.exit(0));

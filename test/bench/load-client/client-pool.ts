@@ -1,49 +1,10 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Histogram } from '../lib/histogram.js';
+import { IpcChild } from './ipc-child.js';
 import type { ClientCommand, ClientReply, ConnectionSpec, ConnectResult, PhaseFigures, ProgressResult, StatsResult, WireProtocol } from './messages.js';
 
-const CLIENT_ENTRY = fileURLToPath(new URL('./client-main.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const CLIENT_ENTRY = new URL('./client-main.ts', import.meta.url).href;
 
-type Omit2<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-/** One load client process and its request/reply channel. */
-class ClientProcess {
-  private nextId = 1;
-  private readonly waiting = new Map<number, (r: ClientReply) => void>();
-  readonly ready: Promise<void>;
-
-  constructor(readonly child: ChildProcess) {
-    this.ready = new Promise((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`load client exited early (code ${code})`)));
-      child.on('message', (reply: ClientReply) => {
-        if (reply.type === 'ready') return resolve();
-        const waiter = this.waiting.get(reply.id);
-        this.waiting.delete(reply.id);
-        waiter?.(reply);
-      });
-    });
-    this.ready.catch(() => undefined);
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  request<R extends ClientReply>(command: Omit2<Exclude<ClientCommand, { type: 'exit' }>>): Promise<R> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const onExit = () => reject(new Error(`load client ${this.pid} exited during ${command.type}`));
-      this.child.once('exit', onExit);
-      this.waiting.set(id, (r) => {
-        this.child.off('exit', onExit);
-        resolve(r as R);
-      });
-      this.child.send({ ...command, id } as ClientCommand);
-    });
-  }
-}
+type ClientProcess = IpcChild<ClientCommand, ClientReply>;
 
 export interface ConnectSummary {
   opened: number;
@@ -62,16 +23,7 @@ export class ClientPool {
   private constructor(private readonly processes: ClientProcess[]) {}
 
   static async start(count: number, openFiles: number): Promise<ClientPool> {
-    const processes = Array.from({ length: count }, () => {
-      // prlimit execs node in place: the pid is the client's.
-      const child = fork(CLIENT_ENTRY, [], {
-        cwd: ROOT,
-        execPath: 'prlimit',
-        execArgv: [`--nofile=${openFiles}:${openFiles}`, process.execPath, '--import', 'tsx'],
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-      return new ClientProcess(child);
-    });
+    const processes = Array.from({ length: count }, () => IpcChild.fork<ClientCommand, ClientReply>(CLIENT_ENTRY, openFiles));
     await Promise.all(processes.map((p) => p.ready));
     return new ClientPool(processes);
   }
@@ -159,20 +111,7 @@ export class ClientPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.processes.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
-            const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
-            p.child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            p.child.send({ type: 'exit' });
-          }),
-      ),
-    );
+    await Promise.all(this.processes.map((p) => p.exit()));
   }
 }
 

@@ -28,8 +28,7 @@ export type ClientCommand =
   | { type: 'progress'; id: number }
   | { type: 'stats'; id: number; ends: number[] }
   | { type: 'storm'; id: number; job: number; back: number; resumeWithLastSeq: boolean; window: number }
-  | { type: 'disconnect'; id: number }
-  | { type: 'exit' };
+  | { type: 'disconnect'; id: number };
 
 export interface ConnectResult {
   type: 'connected';
