@@ -94,9 +94,7 @@ export class JobEventLog {
    */
   async appendMany(jobId: number, events: readonly EventDraft[], seqFloor = 0, writer?: WriterMark, identity = ''): Promise<AppendReply> {
     const args = emitScriptArgs(this.keys, this.limits, this.publish, jobId, events, seqFloor, writer, identity);
-    const reply = (await this.scripts.emitEvent(...args)) as [number, string, string];
-    if (reply[2] === 'order') return { kind: 'order', done: reply[1] === '' ? null : Number(reply[1]) };
-    return { kind: 'applied', lastSeq: Number(reply[0]), epoch: String(reply[1]) };
+    return parseEmitReply((await this.scripts.emitEvent(...args)) as string);
   }
 
   /** Live state, and with `afterSeq` the history after it, read in one atomic step. */
@@ -113,6 +111,15 @@ export class JobEventLog {
     const history = reply[1] === undefined ? null : reply[1] === 'gap' ? 'gap' : (reply[1] as string[]);
     return { state: jobLiveStateSchema.parse(fields), history };
   }
+}
+
+/** The emit script's reply: '<last seq> <epoch>' when applied, 'order <done>' when refused. */
+export function parseEmitReply(reply: string): AppendReply {
+  const space = reply.indexOf(' ');
+  const head = reply.slice(0, space);
+  const rest = reply.slice(space + 1);
+  if (head === 'order') return { kind: 'order', done: rest === '' ? null : Number(rest) };
+  return { kind: 'applied', lastSeq: Number(head), epoch: rest };
 }
 
 /** The emit script's keys and arguments for a call of JobEventLog.appendMany (the benchmark replays them). */
@@ -142,18 +149,31 @@ export function emitScriptArgs(
     identity,
     limits.finishedRetentionSeconds ?? limits.retentionSeconds,
   ];
+  // The live state after these events: the last one's, with the call's last progress and start
+  // or end (a job_started clears an earlier completed_at: '-').
+  const last = events[events.length - 1]!;
+  let progress = '';
+  let startedAt = '';
+  let completedAt = '';
+  for (const event of events) {
+    if (event.progress !== null) progress = String(event.progress);
+    if (event.event_type === 'job_started') {
+      startedAt = event.timestamp;
+      completedAt = '-';
+    } else if (event.event_type === 'job_completed' || event.event_type === 'job_failed') {
+      completedAt = event.timestamp;
+    }
+  }
+  args.push(last.status, last.results_count, last.event_type, last.timestamp, progress, startedAt, completedAt);
+  // Each event serialized but for its seq and epoch, which the script puts between the pieces.
   for (const event of events) {
     const { epoch: _reserved, ...metadata } = event.metadata;
+    const members = JSON.stringify(metadata).slice(1, -1);
     args.push(
-      event.event_type,
-      event.status,
-      event.progress === null ? '' : event.progress,
-      event.results_count,
-      `"event_type":"${event.event_type}","status":"${event.status}",` +
+      `,"event_type":"${event.event_type}","status":"${event.status}",` +
         `"progress":${event.progress === null ? 'null' : event.progress},` +
-        `"results_count":${event.results_count},"message":${JSON.stringify(event.message)}`,
-      JSON.stringify(metadata).slice(1, -1),
-      event.timestamp,
+        `"results_count":${event.results_count},"message":${JSON.stringify(event.message)},"metadata":{"epoch":"`,
+      `"${members === '' ? '' : `,${members}`}},"timestamp":"${event.timestamp}"}`,
     );
   }
   return args;
