@@ -49,14 +49,28 @@ export interface WriterMark {
   previous?: number;
 }
 
-/** What the emit script did with a call. */
+/** What the emit script did with a call (or with one job's section of a call). */
 export type AppendReply =
   | { kind: 'applied'; /** seq of the call's last event */ lastSeq: number; epoch: string }
   /** Refused, nothing written: the writer's call `previous` has not run; `done` is its last call that did. */
   | { kind: 'order'; done: number | null };
 
-/** Events one script call may carry (Lua's unpack has a limit; calls stay short). */
+/** Events one section of a script call may carry (Lua's unpack has a limit; calls stay short). */
 export const MAX_EVENTS_PER_APPEND = 64;
+/** Jobs (sections) one script call may carry. */
+export const MAX_SECTIONS_PER_APPEND = 32;
+/** Events one script call may carry over all its sections: its arguments stay bounded. */
+export const MAX_EVENTS_PER_CALL = 256;
+
+/** One job's part of a script call: its events, appended as one appendMany call would. */
+export interface AppendSection {
+  jobId: number;
+  /** Already parsed with eventDraftSchema. */
+  events: readonly EventDraft[];
+  seqFloor?: number;
+  writer?: WriterMark;
+  identity?: string;
+}
 
 /**
  * A job's event stream in Redis: seq counter, capped history, live state and pub/sub channel.
@@ -65,6 +79,11 @@ export const MAX_EVENTS_PER_APPEND = 64;
  */
 export class JobEventLog {
   private readonly scripts;
+  /**
+   * Whether one script call may carry several jobs: on a single Redis. On a cluster the keys of
+   * different jobs live in different slots (one job a call).
+   */
+  readonly batchesJobs: boolean;
 
   constructor(
     redis: Redis | Cluster,
@@ -73,6 +92,7 @@ export class JobEventLog {
     private readonly publish: PublishMode = 'PUBLISH',
   ) {
     this.scripts = registerScripts(redis);
+    this.batchesJobs = !redis.isCluster && publish === 'PUBLISH';
   }
 
   /**
@@ -93,8 +113,23 @@ export class JobEventLog {
    * the same id is replaced (a new epoch, seq above the floor) instead of continued.
    */
   async appendMany(jobId: number, events: readonly EventDraft[], seqFloor = 0, writer?: WriterMark, identity = ''): Promise<AppendReply> {
-    const args = emitScriptArgs(this.keys, this.limits, this.publish, jobId, events, seqFloor, writer, identity);
+    const args = emitScriptCall(this.keys, this.limits, this.publish, [{ jobId, events, seqFloor, writer, identity }]);
     return parseEmitReply((await this.scripts.emitEvent(...args)) as string);
+  }
+
+  /**
+   * Appends the events of several jobs in one atomic script call (only where batchesJobs, or jobs
+   * of one slot), each section as appendMany would, one reply per section in order: applied,
+   * refused ('order'), or the Error of that section alone. A job appears at most once a call.
+   * An error of the whole call (connection, NOSCRIPT after ioredis' re-send) rejects.
+   */
+  async appendSections(sections: readonly AppendSection[]): Promise<(AppendReply | Error)[]> {
+    const args = emitScriptCall(this.keys, this.limits, this.publish, sections);
+    const reply = (await this.scripts.emitEvent(...args)) as string | string[];
+    if (typeof reply === 'string') return [parseEmitReply(reply)];
+    return reply.map((r, i) =>
+      r.startsWith('error ') ? new Error(`emit for job ${sections[i]!.jobId} failed: ${r.slice(6)}`) : parseEmitReply(r),
+    );
   }
 
   /** Live state, and with `afterSeq` the history after it, read in one atomic step. */
@@ -122,35 +157,46 @@ export function parseEmitReply(reply: string): AppendReply {
   return { kind: 'applied', lastSeq: Number(head), epoch: rest };
 }
 
-/** The emit script's keys and arguments for a call of JobEventLog.appendMany (the benchmark replays them). */
-export function emitScriptArgs(
+/**
+ * The emit script's key count, keys and arguments for a call of sections (one: appendMany;
+ * several: appendSections; the benchmark replays them). Sections name distinct jobs.
+ */
+export function emitScriptCall(
   keys: RedisKeys,
   limits: HistoryLimits,
   publish: PublishMode,
-  jobId: number,
-  events: readonly EventDraft[],
-  seqFloor = 0,
-  writer?: WriterMark,
-  identity = '',
+  sections: readonly AppendSection[],
 ): (string | number)[] {
-  if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) throw new RangeError(`1 to ${MAX_EVENTS_PER_APPEND} events per append`);
+  if (sections.length === 0 || sections.length > MAX_SECTIONS_PER_APPEND) throw new RangeError(`1 to ${MAX_SECTIONS_PER_APPEND} sections per append`);
+  const keyList: string[] = [];
+  // The call's settings, then the event counts of all sections but the last (the script finds
+  // the last one's end at the end of the arguments: one section carries no count).
   const args: (string | number)[] = [
-    keys.jobState(jobId),
-    keys.jobHistory(jobId),
-    keys.jobChannel(jobId),
-    jobId,
-    seqFloor,
     limits.maxEvents,
     limits.retentionSeconds,
     publish,
-    writer?.token ?? '',
-    writer?.previous ?? '',
-    writer?.index ?? '',
-    identity,
     limits.finishedRetentionSeconds ?? limits.retentionSeconds,
   ];
-  // The live state after these events: the last one's, with the call's last progress and start
-  // or end (a job_started clears an earlier completed_at: '-').
+  let total = 0;
+  for (let s = 0; s < sections.length; s++) {
+    const { events } = sections[s]!;
+    if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) throw new RangeError(`1 to ${MAX_EVENTS_PER_APPEND} events per append`);
+    total += events.length;
+    if (s < sections.length - 1) args.push(events.length);
+  }
+  if (sections.length > 1 && total > MAX_EVENTS_PER_CALL) throw new RangeError(`at most ${MAX_EVENTS_PER_CALL} events per call of several jobs`);
+  for (const section of sections) {
+    keyList.push(keys.jobState(section.jobId), keys.jobHistory(section.jobId), keys.jobChannel(section.jobId));
+    pushSection(args, section);
+  }
+  return [keyList.length, ...keyList, ...args];
+}
+
+/** A section's header and its events' pieces. */
+function pushSection(args: (string | number)[], { jobId, events, seqFloor = 0, writer, identity = '' }: AppendSection): void {
+  args.push(jobId, seqFloor, writer?.token ?? '', writer?.previous ?? '', writer?.index ?? '', identity);
+  // The live state after these events: the last one's, with the section's last progress and
+  // start or end (a job_started clears an earlier completed_at: '-').
   const last = events[events.length - 1]!;
   let progress = '';
   let startedAt = '';
@@ -176,9 +222,7 @@ export function emitScriptArgs(
       `"${members === '' ? '' : `,${members}`}},"timestamp":"${event.timestamp}"}`,
     );
   }
-  return args;
 }
-
 
 const JOB_ID_PREFIX = '{"job_id":';
 const COMMA = 0x2c;

@@ -1,15 +1,19 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 
-/** Lua scripts live beside this file as `<name>-<numKeys>.lua`. */
-function loadScript(file: string): { lua: string; numberOfKeys: number } {
-  const match = /-(\d+)\.lua$/.exec(file);
-  if (!match) throw new Error(`script file ${file} does not end in -<numKeys>.lua`);
-  return { lua: readFileSync(new URL(`./${file}`, import.meta.url), 'utf8'), numberOfKeys: Number(match[1]) };
+/**
+ * Lua scripts live beside this file as `<name>-<numKeys>.lua`, or `<name>-n.lua` when the number
+ * of keys varies: then the caller passes it as the first argument.
+ */
+function loadScript(file: string): { lua: string; numberOfKeys?: number } {
+  const match = /-(\d+|n)\.lua$/.exec(file);
+  if (!match) throw new Error(`script file ${file} does not end in -<numKeys>.lua or -n.lua`);
+  const lua = readFileSync(new URL(`./${file}`, import.meta.url), 'utf8');
+  return match[1] === 'n' ? { lua } : { lua, numberOfKeys: Number(match[1]) };
 }
 
 const SCRIPTS = {
-  emitEvent: loadScript('emit-event-3.lua'),
+  emitEvent: loadScript('emit-events-n.lua'),
   readJob: loadScript('read-job-2.lua'),
 } as const;
 

@@ -163,7 +163,7 @@ describe('RedisEventSink when Redis loses its script cache mid-stream', () => {
     try {
       const keys = new RedisKeys('flush:');
       const sink = new RedisEventSink(new JobEventLog(redis, keys, { maxEvents: 10_000, retentionSeconds: 60 }));
-      const script = readFileSync(new URL('../../shared/redis/emit-event-3.lua', import.meta.url), 'utf8');
+      const script = readFileSync(new URL('../../shared/redis/emit-events-n.lua', import.meta.url), 'utf8');
       let running = true;
       let flushes = 0;
       // Another client flushes the cache and loads the script again, over and over: some EVALSHAs

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { eventDraftSchema, type EventDraft } from '../../shared/events.js';
-import { MAX_EVENTS_PER_APPEND, type AppendReply, type JobEventLog } from '../../shared/redis/job-event-log.js';
+import {
+  MAX_EVENTS_PER_APPEND,
+  MAX_EVENTS_PER_CALL,
+  MAX_SECTIONS_PER_APPEND,
+  type AppendReply,
+  type JobEventLog,
+} from '../../shared/redis/job-event-log.js';
 import type { EmittedEvent, JobEventSink, StreamHead } from './job-event-sink.js';
 
 /** Re-sends of a call that did not run (refused out of order, or NOSCRIPT twice) before it fails. */
@@ -27,6 +33,22 @@ interface JobMemory {
   waiting: Waiting[];
 }
 
+/** One job's part of a shared script call, sent when the tick's calls go out. */
+interface Section {
+  jobId: number;
+  job: JobMemory;
+  drafts: EventDraft[];
+  index: number;
+  previous: number | undefined;
+  settle(reply: AppendReply | Error): void;
+}
+
+/** One script call being filled with the sections of this tick's jobs. */
+interface CallGroup {
+  sections: Section[];
+  events: number;
+}
+
 export interface RedisEventSinkOptions {
   /**
    * Send a job's emits without waiting for the previous ones (one connection keeps their order),
@@ -39,8 +61,12 @@ export interface RedisEventSinkOptions {
 /**
  * Job events in Redis through the atomic emit script of JobEventLog.
  *
- * Pipelined (the default): the emits a job makes in one tick go out in one script call at the
- * end of the tick, and calls go out without waiting for earlier ones. One connection executes
+ * Pipelined (the default): the emits a job makes in one tick go out in one section of a script
+ * call at the end of the tick, and calls go out without waiting for earlier ones. On a single
+ * Redis the sections of several jobs share one call (a call's cost is mostly fixed: under load
+ * most jobs have one event a tick), at most one section a job a call: a job's further events go
+ * in the next call, so a job's calls stay in order. Each section has its own reply, so what
+ * follows is per job as if it had a call of its own. One connection executes
  * commands in order, with one exception: ioredis sends a script as EVALSHA and re-sends it as
  * EVAL after NOSCRIPT (Redis restarted or flushed its script cache), and a later call can then
  * overtake it. The script refuses such a call ('order': the writer's previous call has not run)
@@ -49,6 +75,8 @@ export interface RedisEventSinkOptions {
  */
 export class RedisEventSink implements JobEventSink {
   private readonly jobs = new Map<number, JobMemory>();
+  /** Jobs with emits waiting for the end of this tick, in the order they first emitted. */
+  private readonly due = new Map<number, JobMemory>();
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokens = 0;
 
@@ -72,7 +100,8 @@ export class RedisEventSink implements JobEventSink {
         return;
       }
       job.waiting.push(waiting);
-      if (job.waiting.length === 1) queueMicrotask(() => this.flush(jobId, job));
+      if (this.due.size === 0) setImmediate(() => this.flush());
+      this.due.set(jobId, job);
     });
   }
 
@@ -96,16 +125,62 @@ export class RedisEventSink implements JobEventSink {
     this.jobs.delete(jobId);
   }
 
-  private flush(jobId: number, job: JobMemory): void {
-    const waiting = job.waiting;
-    job.waiting = [];
-    for (let i = 0; i < waiting.length; i += MAX_EVENTS_PER_APPEND) {
-      this.send(jobId, job, waiting.slice(i, i + MAX_EVENTS_PER_APPEND), true);
+  /**
+   * The end of the tick (setImmediate: after the I/O callbacks of this turn of the event loop, in
+   * which many jobs' scrapers may have answered): every due job's emits go out, one section per
+   * job in the first call that has room and none of its sections yet, further sections of a job
+   * (more than MAX_EVENTS_PER_APPEND events) each in a later call. Calls go out in order.
+   */
+  private flush(): void {
+    const groups: CallGroup[] = [];
+    const maxSections = this.log.batchesJobs ? MAX_SECTIONS_PER_APPEND : 1;
+    for (const [jobId, job] of this.due) {
+      const waiting = job.waiting;
+      job.waiting = [];
+      let from = 0;
+      for (let i = 0; i < waiting.length; i += MAX_EVENTS_PER_APPEND) {
+        const batch = waiting.slice(i, i + MAX_EVENTS_PER_APPEND);
+        let g = from;
+        while (g < groups.length && (groups[g]!.sections.length >= maxSections || groups[g]!.events + batch.length > MAX_EVENTS_PER_CALL)) g++;
+        if (g === groups.length) groups.push({ sections: [], events: 0 });
+        this.send(jobId, job, batch, true, groups[g]);
+        from = g + 1;
+      }
+    }
+    this.due.clear();
+    for (const group of groups) this.sendGroup(group);
+  }
+
+  /** A shared call: one section goes as appendMany, as a call of its own always did. */
+  private sendGroup(group: CallGroup): void {
+    const section = (s: Section) => ({
+      jobId: s.jobId,
+      events: s.drafts,
+      seqFloor: s.job.highestSeq,
+      writer: { token: s.job.token, index: s.index, previous: s.previous },
+      identity: s.job.identity,
+    });
+    const settleAll = (replies: Promise<(AppendReply | Error)[]>) =>
+      replies.then(
+        (all) => group.sections.forEach((s, i) => s.settle(all[i] ?? new Error(`emit for job ${s.jobId}: no reply for its section`))),
+        (error: unknown) => {
+          const reply = asOrderWhenNoScript(error);
+          for (const s of group.sections) s.settle(reply);
+        },
+      );
+    if (group.sections.length === 1) {
+      const s = section(group.sections[0]!);
+      void settleAll(this.log.appendMany(s.jobId, s.events, s.seqFloor, s.writer, s.identity).then((reply) => [reply]));
+    } else {
+      void settleAll(this.log.appendSections(group.sections.map(section)));
     }
   }
 
-  /** One script call for `batch`; pipelined, or after the previous call settled. */
-  private send(jobId: number, job: JobMemory, batch: Waiting[], pipelined: boolean): void {
+  /**
+   * One script call for `batch` (a section of `group` when given); pipelined, or after the
+   * previous call settled.
+   */
+  private send(jobId: number, job: JobMemory, batch: Waiting[], pipelined: boolean, group?: CallGroup): void {
     const index = ++job.lastIndex;
     const earlier = job.tail;
     const drafts = batch.map((w) => w.draft);
@@ -113,15 +188,25 @@ export class RedisEventSink implements JobEventSink {
       try {
         return await this.log.appendMany(jobId, drafts, job.highestSeq, { token: job.token, index, previous }, job.identity);
       } catch (error) {
-        // NOSCRIPT after ioredis' own re-send (the cache was flushed again meanwhile): the call
-        // did not run, like a refused one.
-        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return { kind: 'order', done: null };
-        throw error;
+        const reply = asOrderWhenNoScript(error);
+        if (reply instanceof Error) throw reply;
+        return reply;
       }
     };
+    const previous = pipelined && index > 1 ? index - 1 : undefined;
+    let first: Promise<AppendReply> | undefined;
+    if (group) {
+      first = new Promise<AppendReply>((resolve, reject) => {
+        const settle = (reply: AppendReply | Error) => (reply instanceof Error ? reject(reply) : resolve(reply));
+        group.sections.push({ jobId, job, drafts, index, previous, settle });
+        group.events += drafts.length;
+      });
+      // Rejections are handled below; this keeps an early one from counting as unhandled.
+      first.catch(() => undefined);
+    }
     const settled = (async () => {
       if (!pipelined) await earlier;
-      let reply = await call(pipelined && index > 1 ? index - 1 : undefined);
+      let reply = await (first ?? call(previous));
       for (let attempt = 0; reply.kind === 'order' && attempt < MAX_RESENDS; attempt++) {
         // An earlier call of ours has not run yet: once every earlier call has settled, whatever
         // ran has run, and this one may go.
@@ -152,4 +237,13 @@ export class RedisEventSink implements JobEventSink {
     }
     return job;
   }
+}
+
+/**
+ * NOSCRIPT after ioredis' own re-send (the cache was flushed again meanwhile): the call did not
+ * run, like a refused one. Any other error is the call's.
+ */
+function asOrderWhenNoScript(error: unknown): AppendReply | Error {
+  if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return { kind: 'order', done: null };
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { EventDraft } from '../../../shared/events.js';
-import { emitScriptArgs, type PublishMode } from '../../../shared/redis/job-event-log.js';
+import { emitScriptCall, type PublishMode } from '../../../shared/redis/job-event-log.js';
 import { RedisKeys } from '../../../shared/redis/keys.js';
 import { PrivateRedis } from '../../helpers/private-redis.js';
 import { cpuSeconds } from '../lib/proc.js';
@@ -37,7 +37,8 @@ export interface EmitCostRow {
   /**
    * 'emit ×1': one event per script call; 'emit ×3': three (what the sink sends when a task ends,
    * about what jobs with 100 ms scrapers average: 3.1 a call); 'emit ×8': eight (jobs with 0 ms
-   * scrapers average 8.5 a call); 'publish': a bare PUBLISH.
+   * scrapers average 8.5 a call); 'emit ×1, 8 jobs a call': one event for each of eight jobs
+   * (sections of one call); 'publish': a bare PUBLISH.
    */
   what: string;
   events: number;
@@ -66,7 +67,7 @@ export interface EmitCostFigures {
   notes: string[];
 }
 
-const EMIT_SCRIPT = readFileSync(new URL('../../../shared/redis/emit-event-3.lua', import.meta.url), 'utf8');
+const EMIT_SCRIPT = readFileSync(new URL('../../../shared/redis/emit-events-n.lua', import.meta.url), 'utf8');
 const PREFIX = 'emitcost:';
 
 function draft(i: number): EventDraft {
@@ -129,24 +130,46 @@ function channelOf(job: number): string {
   return `${PREFIX}{job:${String(job).padStart(12, '0')}}:events`;
 }
 
-/** The emit script call JobEventLog makes, with redis-benchmark's random job in the key names. */
-function emitCommand(shard: Shard, events: number, mode: PublishMode): string[] {
-  const limits = { maxEvents: 10_000, retentionSeconds: 24 * 3600 };
-  const args = emitScriptArgs(new RedisKeys(PREFIX), limits, mode, 7, Array.from({ length: events }, (_, i) => draft(i))).map(String);
-  const job = '{job:__rand_int__}';
-  return ['EVALSHA', shard.emitSha, '3', `${PREFIX}${job}:state`, `${PREFIX}${job}:history`, `${PREFIX}${job}:events`, ...args.slice(3)];
+/** A command naming `sections` jobs: `of` puts in the job number of each (a 12-digit string). */
+interface CommandOf {
+  sections: number;
+  of(jobOf: (section: number) => string): string[];
 }
+
+/**
+ * The emit script call JobEventLog makes, `events` events for each of `jobs` jobs (sections):
+ * the jobs in the key names come from `jobOf` (redis-benchmark: '__rand_int__', a random job).
+ */
+function emitCommand(shard: Shard, events: number, mode: PublishMode, jobs = 1): CommandOf {
+  const limits = { maxEvents: 10_000, retentionSeconds: 24 * 3600 };
+  const sections = Array.from({ length: jobs }, () => ({ jobId: 7, events: Array.from({ length: events }, (_, i) => draft(i)) }));
+  const call = emitScriptCall(new RedisKeys(PREFIX), limits, mode, sections).map(String);
+  const args = call.slice(1 + 3 * jobs);
+  return {
+    sections: jobs,
+    of: (jobOf) => {
+      const keys = Array.from({ length: jobs }, (_, s) => {
+        const job = `{job:${jobOf(s)}}`;
+        return [`${PREFIX}${job}:state`, `${PREFIX}${job}:history`, `${PREFIX}${job}:events`];
+      }).flat();
+      return ['EVALSHA', shard.emitSha, String(3 * jobs), ...keys, ...args];
+    },
+  };
+}
+
+const RANDOM_JOB = () => '__rand_int__';
 
 /**
  * The same calls from one ioredis connection, `window` in flight, as a worker sends them (each
  * command its own socket write): Redis reads few commands per system call, as it does from many
  * workers. Precomputed arguments, so the client's speed varies little between the kinds.
  */
-async function fromNode(shard: Shard, sizes: EmitCostSizes, command: string[], calls: number): Promise<{ cpuS: number; wallS: number; perS: number }> {
+async function fromNode(shard: Shard, sizes: EmitCostSizes, command: CommandOf, calls: number): Promise<{ cpuS: number; wallS: number; perS: number }> {
   const client = new Redis(shard.server.url);
   try {
     await client.ping();
-    const jobs = Array.from({ length: sizes.jobs }, (_, i) => command.map((arg) => arg.replaceAll('__rand_int__', String(i).padStart(12, '0'))));
+    // Call i names jobs i·k … i·k + k − 1 (k sections), all different within a call.
+    const jobs = Array.from({ length: sizes.jobs }, (_, i) => command.of((s) => String((i * command.sections + s) % sizes.jobs).padStart(12, '0')));
     const cpu0 = shard.cpu();
     const t0 = performance.now();
     let next = 0;
@@ -165,12 +188,12 @@ async function fromNode(shard: Shard, sizes: EmitCostSizes, command: string[], c
   }
 }
 
-async function benchmark(shard: Shard, sizes: EmitCostSizes, command: string[], calls: number): Promise<{ cpuS: number; wallS: number; perS: number }> {
+async function benchmark(shard: Shard, sizes: EmitCostSizes, command: CommandOf, calls: number): Promise<{ cpuS: number; wallS: number; perS: number }> {
   const cpu0 = shard.cpu();
   const t0 = performance.now();
   const { stdout } = await run(
     'redis-benchmark',
-    ['-h', '127.0.0.1', '-p', String(shard.server.port), '-c', String(sizes.connections), '-P', String(sizes.pipeline), '-n', String(calls), '-r', String(sizes.jobs), '-q', ...command],
+    ['-h', '127.0.0.1', '-p', String(shard.server.port), '-c', String(sizes.connections), '-P', String(sizes.pipeline), '-n', String(calls), '-r', String(sizes.jobs), '-q', ...command.of(RANDOM_JOB)],
     { maxBuffer: 1 << 20 },
   );
   const wallS = (performance.now() - t0) / 1000;
@@ -197,14 +220,21 @@ export async function measureEmitCost(sizes: EmitCostSizes, log: (line: string) 
   const shard = await Shard.start(sizes.jobs, 'PUBLISH');
   try {
     // Warm up: every job's stream exists, and a real serialized event to publish.
-    await run('redis-benchmark', ['-p', String(shard.server.port), '-n', String(sizes.jobs * 4), '-r', String(sizes.jobs), '-q', ...emitCommand(shard, 1, 'PUBLISH')]);
+    await run('redis-benchmark', ['-p', String(shard.server.port), '-n', String(sizes.jobs * 4), '-r', String(sizes.jobs), '-q', ...emitCommand(shard, 1, 'PUBLISH').of(RANDOM_JOB)]);
     const history = await shard.admin.keys(`${PREFIX}*:history`);
     const payload = (await shard.admin.lindex(history[0]!, -1))!;
-    const kinds: { what: string; events: number; command: string[]; calls: number }[] = [
+    const kinds: { what: string; events: number; command: CommandOf; calls: number }[] = [
       { what: 'emit ×1', events: 1, command: emitCommand(shard, 1, 'PUBLISH'), calls: sizes.calls },
       { what: 'emit ×3', events: 3, command: emitCommand(shard, 3, 'PUBLISH'), calls: Math.ceil(sizes.calls / 3) },
       { what: 'emit ×8', events: 8, command: emitCommand(shard, 8, 'PUBLISH'), calls: Math.ceil(sizes.calls / 8) },
-      { what: 'publish', events: 1, command: ['PUBLISH', `${PREFIX}{job:__rand_int__}:events`, payload], calls: sizes.calls },
+      // One event for each of 8 jobs a call: what the sink sends when 8 jobs emit in one tick.
+      { what: 'emit ×1, 8 jobs a call', events: 8, command: emitCommand(shard, 1, 'PUBLISH', 8), calls: Math.ceil(sizes.calls / 8) },
+      {
+        what: 'publish',
+        events: 1,
+        command: { sections: 1, of: (jobOf) => ['PUBLISH', `${PREFIX}{job:${jobOf(0)}}:events`, payload] },
+        calls: sizes.calls,
+      },
     ];
     const sentBefore = shard.received;
     let sent = 0;
@@ -286,7 +316,8 @@ export function renderEmitCost(f: EmitCostFigures): string[] {
   const out = [
     'Redis CPU (user + kernel of the redis-server process) per event: the emit script against a bare PUBLISH of the same event to the same channel, one subscriber on every job channel. ' +
       '"emit ×3" is one script call carrying three events, as the worker sends them when a scraper task ends (scraper_completed, results_updated, job_progress in one tick; jobs with 100 ms scrapers average 3.1 events a call); ' +
-      '"emit ×8" carries eight (jobs with 0 ms scrapers average 8.5 a call, whole bursts of a job resolving in one tick).',
+      '"emit ×8" carries eight (jobs with 0 ms scrapers average 8.5 a call, whole bursts of a job resolving in one tick); ' +
+      '"emit ×1, 8 jobs a call" carries one event for each of eight jobs (eight sections), as the sink sends when many jobs emit one event each in the same tick.',
     '',
     '| client | what | events | Redis CPU s per 100,000 events | µs per event | × bare PUBLISH | events/s one Redis core sustains | events/s reached here |',
     '|---|---|---:|---:|---:|---:|---:|---:|',
