@@ -196,3 +196,88 @@ describe('RedisEventSink when Redis loses its script cache mid-stream', () => {
     }
   });
 });
+
+describe('RedisEventSink: jobs emitting in the same tick share one script call', () => {
+  const emitCalls = async (admin: Redis) => {
+    const stats = await admin.info('commandstats');
+    return ['evalsha', 'eval'].reduce((sum, name) => sum + Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
+  };
+
+  it("sends one call for the tick's emits of several jobs, each job numbered as if alone", async () => {
+    // A Redis of the test's own: its command counts are this test's alone.
+    const server = await PrivateRedis.start();
+    const redis = new Redis(server.url);
+    try {
+      const together = new RedisKeys('together:');
+      const alone = new RedisKeys('alone:');
+      const sink = new RedisEventSink(new JobEventLog(redis, together, { maxEvents: 1000, retentionSeconds: 60 }));
+      const aloneSink = new RedisEventSink(new JobEventLog(redis, alone, { maxEvents: 1000, retentionSeconds: 60 }));
+      const jobs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+      const events = (jobId: number) => Array.from({ length: (jobId % 3) + 1 }, (_, i) => draft(`j${jobId}e${i}`));
+      sink.raiseSeqFloor(4, 20);
+      aloneSink.raiseSeqFloor(4, 20);
+      // Warm the script cache (the first EVALSHA of a connection may go again as EVAL).
+      await sink.emit(99, draft('warm'));
+      const before = await emitCalls(redis);
+      // The jobs' emits interleave within the tick, and two jobs emit from another callback of
+      // the same turn of the event loop (before the sink's end of tick).
+      const pending: Promise<{ seq: number; epoch: string }>[] = [];
+      const other = new Promise<void>((resolve) =>
+        setImmediate(() => {
+          for (const jobId of [9, 10]) for (const e of events(jobId)) pending.push(sink.emit(jobId, e));
+          resolve();
+        }),
+      );
+      for (let i = 0; i < 3; i++) for (const jobId of jobs.slice(0, 8)) if (i < events(jobId).length) pending.push(sink.emit(jobId, events(jobId)[i]!));
+      await other;
+      const results = await Promise.all(pending);
+      expect((await emitCalls(redis)) - before).toBe(1);
+      expect(new Set(results.map((r) => r.epoch)).size).toBeGreaterThan(1);
+      // The same emits, each job on its own in its own ticks.
+      for (const jobId of jobs) for (const e of events(jobId)) await aloneSink.emit(jobId, e);
+      for (const jobId of jobs) {
+        const history = async (keys: RedisKeys) => (await redis.lrange(keys.jobHistory(jobId), 0, -1)).map((e) => scrapingEventSchema.parse(JSON.parse(e)));
+        const [a, b] = [await history(together), await history(alone)];
+        expect(a.map((e) => [e.seq, e.message])).toEqual(b.map((e) => [e.seq, e.message]));
+        expect(a.map((e) => e.seq)[0]).toBe(jobId === 4 ? 21 : 1);
+      }
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
+  });
+
+  it("re-sends a job's section refused out of order on its own, without disturbing the others of its call", async () => {
+    const keys = new RedisKeys(`${t.keyPrefix}${Math.random().toString(36).slice(2)}:`);
+    const calls: { jobs: number[]; replies: string[] }[] = [];
+    // Job 1's first call leaves late (an EVALSHA re-sent as EVAL after NOSCRIPT): its second
+    // call, shared with jobs 2 and 3, overtakes it.
+    class LateFirstCall extends JobEventLog {
+      override async appendMany(...args: Parameters<JobEventLog['appendMany']>) {
+        if (args[0] === 1 && args[3]?.index === 1) await new Promise((r) => setTimeout(r, 50));
+        const reply = await super.appendMany(...args);
+        calls.push({ jobs: [args[0]], replies: [reply.kind] });
+        return reply;
+      }
+      override async appendSections(...args: Parameters<JobEventLog['appendSections']>) {
+        const replies = await super.appendSections(...args);
+        calls.push({ jobs: args[0].map((s) => s.jobId), replies: replies.map((r) => (r instanceof Error ? 'error' : r.kind)) });
+        return replies;
+      }
+    }
+    const sink = new RedisEventSink(new LateFirstCall(t.redis, keys, { maxEvents: 1000, retentionSeconds: 60 }));
+    const first = sink.emit(1, draft('1a'));
+    await new Promise((r) => setImmediate(r));
+    const second = [sink.emit(1, draft('1b')), sink.emit(2, draft('2a')), sink.emit(3, draft('3a')), sink.emit(2, draft('2b'))];
+    const [b, c, d, e] = await Promise.all(second);
+    expect((await first).seq).toBe(1);
+    expect([b!.seq, c!.seq, d!.seq, e!.seq]).toEqual([2, 1, 1, 2]);
+    expect(calls).toEqual([
+      { jobs: [1, 2, 3], replies: ['order', 'applied', 'applied'] },
+      { jobs: [1], replies: ['applied'] },
+      { jobs: [1], replies: ['applied'] },
+    ]);
+    const stored = async (jobId: number) => (await t.redis.lrange(keys.jobHistory(jobId), 0, -1)).map((x) => JSON.parse(x).message as string);
+    expect([await stored(1), await stored(2), await stored(3)]).toEqual([['1a', '1b'], ['2a', '2b'], ['3a']]);
+  });
+});

@@ -235,3 +235,68 @@ describe('JobEventLog: identity and finished retention', () => {
     expect(await t.redis.ttl(keys.jobHistory(2))).toBeGreaterThan(600);
   });
 });
+
+describe('JobEventLog: several jobs in one script call', () => {
+  let t: TestRedis;
+  beforeAll(async () => {
+    t = await createTestRedis();
+  });
+  afterAll(() => t.cleanup());
+
+  const stored = async (keys: RedisKeys, jobId: number) =>
+    (await t.redis.lrange(keys.jobHistory(jobId), 0, -1)).map((h) => {
+      const e = scrapingEventSchema.parse(JSON.parse(h));
+      return [e.seq, e.message];
+    });
+
+  it('applies each section as a call of its own would, one reply each, and keeps one section a string reply', async () => {
+    const alone = new RedisKeys(`${t.keyPrefix}alone:`);
+    const together = new RedisKeys(`${t.keyPrefix}together:`);
+    const aloneLog = new JobEventLog(t.redis, alone, { maxEvents: 3, retentionSeconds: 60 });
+    const log = new JobEventLog(t.redis, together, { maxEvents: 3, retentionSeconds: 60 });
+    expect(log.batchesJobs).toBe(true);
+    const sections = [
+      { jobId: 1, events: [draft({ event_type: 'job_started', progress: 0, message: '1a' }), draft({ message: '1b' })] },
+      { jobId: 2, events: [draft({ message: '2a' })], seqFloor: 40, identity: 'row-2' },
+      { jobId: 3, events: [draft({ message: '3a' }), draft({ message: '3b' }), draft({ message: '3c' }), draft({ message: '3d' })] },
+      { jobId: 4, events: [draft({ event_type: 'job_completed', status: 'completed', progress: 100, message: '4a' })] },
+    ];
+    const replies = await log.appendSections(sections);
+    expect(replies.map((r) => (r instanceof Error ? 'error' : r.kind === 'applied' ? r.lastSeq : r.kind))).toEqual([2, 41, 4, 1]);
+    for (const s of sections) await aloneLog.appendMany(s.jobId, s.events, s.seqFloor, undefined, s.identity);
+    for (const jobId of [1, 2, 3, 4]) {
+      expect(await stored(together, jobId)).toEqual(await stored(alone, jobId));
+      const [a, b] = [(await log.read(jobId)).state!, (await aloneLog.read(jobId)).state!];
+      expect({ ...a, epoch: '' }).toEqual({ ...b, epoch: '' });
+    }
+    // Trimmed to the cap, as alone.
+    expect((await stored(together, 3)).map(([seq]) => seq)).toEqual([2, 3, 4]);
+    // One section: the reply is the script's plain string, parsed as ever.
+    expect(await log.appendSections([{ jobId: 1, events: [draft({ message: '1c' })] }])).toMatchObject([{ kind: 'applied', lastSeq: 3 }]);
+  });
+
+  it("refuses one job's section out of order and fails another's alone, applying the rest", async () => {
+    const keys = new RedisKeys(`${t.keyPrefix}mixed:`);
+    const log = new JobEventLog(t.redis, keys, { maxEvents: 50, retentionSeconds: 60 });
+    await t.redis.set(keys.jobHistory(13), 'not a list'); // the RPUSH of job 13's section fails
+    const replies = await log.appendSections([
+      { jobId: 11, events: [draft({ message: '11a' })], writer: { token: 'w', index: 1 } },
+      { jobId: 12, events: [draft({ message: '12b' })], writer: { token: 'w', index: 2, previous: 1 } },
+      { jobId: 13, events: [draft({ message: '13a' })] },
+      { jobId: 14, events: [draft({ message: '14a' })], writer: { token: 'w', index: 1 } },
+    ]);
+    expect(replies[0]).toMatchObject({ kind: 'applied', lastSeq: 1 });
+    expect(replies[1]).toEqual({ kind: 'order', done: null });
+    expect(replies[2]).toBeInstanceOf(Error);
+    expect((replies[2] as Error).message).toMatch(/job 13.*WRONGTYPE/);
+    expect(replies[3]).toMatchObject({ kind: 'applied', lastSeq: 1 });
+    expect(await t.redis.exists(keys.jobState(12), keys.jobHistory(12))).toBe(0);
+    expect(await stored(keys, 11)).toEqual([[1, '11a']]);
+    expect(await stored(keys, 14)).toEqual([[1, '14a']]);
+  });
+
+  it('is a call of one job on a cluster', () => {
+    const keys = new RedisKeys(`${t.keyPrefix}c:`);
+    expect(new JobEventLog(t.redis, keys, { maxEvents: 5, retentionSeconds: 60 }, 'SPUBLISH').batchesJobs).toBe(false);
+  });
+});
