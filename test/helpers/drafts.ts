@@ -20,3 +20,8 @@ export function draft(event_type: EventDraft['event_type'] = 'job_progress', ove
 export function progress(p: number, over: Partial<EventDraft> = {}): EventDraft {
   return draft('job_progress', { progress: Math.min(100, p), results_count: p, ...over });
 }
+
+/** A progress event padded to about 250 bytes of history: a replay's size adds up in few events. */
+export function paddedProgress(n: number): EventDraft {
+  return progress(n % 100, { results_count: n, message: `progress ${n} `.padEnd(120, '.') });
+}

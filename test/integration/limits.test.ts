@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markJobCompleted } from '../../shared/db/jobs.repository.js';
-import type { EventDraft } from '../../shared/events.js';
 import { JobEventLog } from '../../shared/redis/job-event-log.js';
 import { RedisKeys } from '../../shared/redis/keys.js';
 import { AUTH_ON, createKey, postJob } from '../helpers/auth.js';
@@ -8,16 +7,8 @@ import { startLoadBalancer, type LoadBalancer } from '../helpers/haproxy.js';
 import { gatewayPort, startService, type ServiceProcess } from '../helpers/processes.js';
 import { createTestDatabase, createTestRedis, serviceEnv, type TestDatabase, type TestRedis } from '../helpers/services.js';
 import { RecordingClient } from '../helpers/ws-client.js';
+import { paddedProgress } from '../helpers/drafts.js';
 
-const progress = (n: number): EventDraft => ({
-  event_type: 'job_progress',
-  status: 'running',
-  progress: n % 100,
-  results_count: n,
-  message: `progress ${n} `.padEnd(120, '.'),
-  metadata: {},
-  timestamp: new Date().toISOString(),
-});
 
 /** Opens a socket and says how it went: 'open', or the HTTP status that refused it (with Retry-After). */
 async function tryOpen(url: string, localAddress?: string): Promise<{ result: string; client: RecordingClient }> {
@@ -147,7 +138,7 @@ describe('abuse limits, shared by two gateways behind HAProxy', () => {
     neighbour.client.send('ping');
     await expect.poll(() => neighbour.client.texts.includes('pong')).toBe(true);
     const log = new JobEventLog(redis.redis, new RedisKeys(redis.keyPrefix), { maxEvents: 1000, retentionSeconds: 600 });
-    await log.append(job.job_id, progress(1));
+    await log.append(job.job_id, paddedProgress(1));
     await neighbour.client.waitForEvent((e) => e.seq === 1, 5000);
     neighbour.client.close();
   });
@@ -155,7 +146,7 @@ describe('abuse limits, shared by two gateways behind HAProxy', () => {
   it('bounds what one client may replay: a second full replay within the window is 429', async () => {
     const log = new JobEventLog(redis.redis, new RedisKeys(redis.keyPrefix), { maxEvents: 1000, retentionSeconds: 600 });
     const { body: big } = await postJob(`http://127.0.0.1:${ports[1]}`, await createKey(database.url, 'replayer'));
-    for (let i = 1; i <= 200; i++) await log.append(big.job_id, progress(i)); // ~50 kB of history, over 10 s of budget
+    for (let i = 1; i <= 200; i++) await log.append(big.job_id, paddedProgress(i)); // ~50 kB of history, over 10 s of budget
     const url = `ws://127.0.0.1:${ports[0]}/ws/scraping/${big.job_id}?last_seq=0&token=${big.watch_token}`;
     const first = await tryOpen(url, '127.0.0.8');
     expect(first.result).toBe('open');

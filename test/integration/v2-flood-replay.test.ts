@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertPendingJob } from '../../shared/db/jobs.repository.js';
-import type { EventDraft } from '../../shared/events.js';
 import { AUTH_ON, createKey, postJob } from '../helpers/auth.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { params } from '../helpers/jobs.js';
 import { MuxTestClient } from '../helpers/mux-client.js';
+import { paddedProgress } from '../helpers/drafts.js';
 
 /*
  * The legacy path's two remaining abuse limits on WS /ws and GET /sse/scraping/{id}:
@@ -17,15 +17,6 @@ import { MuxTestClient } from '../helpers/mux-client.js';
 const PER_SECOND = 20;
 const MAX_SUBSCRIPTIONS = 100;
 
-const progress = (n: number): EventDraft => ({
-  event_type: 'job_progress',
-  status: 'running',
-  progress: n % 100,
-  results_count: n,
-  message: `progress ${n} `.padEnd(120, '.'),
-  metadata: {},
-  timestamp: new Date().toISOString(),
-});
 
 function openMux(host: string, address: string, query = ''): Promise<MuxTestClient> {
   const client = new MuxTestClient(`ws://${host}/ws${query}`, { headers: { 'X-Forwarded-For': address } });
@@ -79,7 +70,7 @@ describe('WS_MESSAGES_PER_SECOND on WS /ws', () => {
     expect(pongs(flooder)).toBeLessThanOrEqual(PER_SECOND + MAX_SUBSCRIPTIONS + 5);
     ping(neighbour);
     await neighbour.waitFor(() => pongs(neighbour) === 1, 'neighbour pong');
-    await f.eventLog().append(jobs[0]!, progress(1));
+    await f.eventLog().append(jobs[0]!, paddedProgress(1));
     await neighbour.waitFor(() => neighbour.eventsOf(jobs[0]!).some((e) => e.seq === 1), 'neighbour event');
     neighbour.close();
   });
@@ -127,7 +118,7 @@ describe('REPLAY_BYTES_PER_SECOND on WS /ws and SSE', () => {
     big = (await postJob(`http://${f.host}`, key)).body;
     other = (await postJob(`http://${f.host}`, key)).body;
     const log = f.eventLog();
-    for (let i = 1; i <= 200; i++) await log.append(big.job_id, progress(i));
+    for (let i = 1; i <= 200; i++) await log.append(big.job_id, paddedProgress(i));
   });
   afterAll(() => f?.close());
 
@@ -159,7 +150,7 @@ describe('REPLAY_BYTES_PER_SECOND on WS /ws and SSE', () => {
     expect(refusal!.retry_after).toBeLessThanOrEqual(10);
 
     // The connection is open and its other job live.
-    await f.eventLog().append(other.job_id, progress(1));
+    await f.eventLog().append(other.job_id, paddedProgress(1));
     await client.waitFor(() => client.eventsOf(other.job_id).some((e) => e.seq === 1), 'the other job live');
     // A fresh subscription (a snapshot, no replay) is not refused.
     client.ws.send(JSON.stringify({ type: 'subscribe', job_id: big.job_id, token: big.watch_token }));
@@ -194,7 +185,7 @@ describe('REPLAY_BYTES_PER_SECOND on WS /ws and SSE', () => {
     const own = await createKey(f.database.url, 'sse-replayer');
     const job = (await postJob(`http://${f.host}`, own)).body;
     const log = f.eventLog();
-    for (let i = 1; i <= 200; i++) await log.append(job.job_id, progress(i));
+    for (let i = 1; i <= 200; i++) await log.append(job.job_id, paddedProgress(i));
     const first = await sse(f.host, '10.2.1.1', `/sse/scraping/${job.job_id}?token=${job.watch_token}&last_event_id=0`, {}, /^id: (?:\d+:)?200$/m);
     expect(first.status).toBe(200);
     expect(first.text.match(/^event: job_progress$/gm)).toHaveLength(200);

@@ -25,6 +25,19 @@ const LIMITS_ENV = {
 type Outcome = { result: 'open' | number; code: string | null; retryAfter: string | null; message: string | null; close(): void };
 
 /** A WS /ws upgrade from `address`: open (subscribing `jobs`, each answered), or the refusal. */
+/** A burst past the rate: some refused, each with 429 RATE_LIMITED and Retry-After; the refusals. */
+function expectRateRefusals<T extends Outcome>(burst: T[]): T[] {
+  const refused = burst.filter((b) => b.result !== 'open');
+  // Fixed one-second windows: a burst straddling a boundary may use two of them, no more.
+  expect(burst.filter((b) => b.result === 'open').length).toBeLessThanOrEqual(2 * RATE);
+  expect(refused.length).toBeGreaterThan(0);
+  for (const r of refused) {
+    expect(r).toMatchObject({ result: 429, code: 'RATE_LIMITED' });
+    expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
+  }
+  return refused;
+}
+
 async function openMux(host: string, address: string, jobs: number[] = []): Promise<Outcome & { client: MuxTestClient }> {
   const client = new MuxTestClient(`ws://${host}/ws`, { headers: { 'X-Forwarded-For': address } });
   try {
@@ -66,14 +79,7 @@ describe('per-address limits on WS /ws and SSE', () => {
   it('refuses /ws upgrades past the rate of one address with 429 RATE_LIMITED and Retry-After; another address is not', async () => {
     await nextSecond();
     const burst = await Promise.all(Array.from({ length: 12 }, () => openMux(f.host, '10.0.1.1')));
-    const refused = burst.filter((b) => b.result !== 'open');
-    // Fixed one-second windows: a burst straddling a boundary may use two of them, no more.
-    expect(burst.filter((b) => b.result === 'open').length).toBeLessThanOrEqual(2 * RATE);
-    expect(refused.length).toBeGreaterThan(0);
-    for (const r of refused) {
-      expect(r).toMatchObject({ result: 429, code: 'RATE_LIMITED' });
-      expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
-    }
+    const refused = expectRateRefusals(burst);
     expect(refused.map((r) => r.message)).toContain(`at most ${RATE} streams a second per address (WebSocket upgrades and event-stream requests)`);
     const neighbour = await openMux(f.host, '10.0.1.2', [jobs[0]!]);
     expect(neighbour.result).toBe('open');
@@ -83,13 +89,7 @@ describe('per-address limits on WS /ws and SSE', () => {
   it('refuses SSE requests past the rate of one address the same way; another address is not', async () => {
     await nextSecond();
     const burst = await Promise.all(Array.from({ length: 12 }, () => openSse(f.host, '10.0.2.1', jobs[0]!)));
-    const refused = burst.filter((b) => b.result !== 'open');
-    expect(burst.filter((b) => b.result === 'open').length).toBeLessThanOrEqual(2 * RATE);
-    expect(refused.length).toBeGreaterThan(0);
-    for (const r of refused) {
-      expect(r).toMatchObject({ result: 429, code: 'RATE_LIMITED' });
-      expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
-    }
+    expectRateRefusals(burst);
     const neighbour = await openSse(f.host, '10.0.2.2', jobs[0]!);
     expect(neighbour.result).toBe('open');
     for (const b of [...burst, neighbour]) b.close();
