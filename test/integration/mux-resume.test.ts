@@ -54,6 +54,9 @@ describe('multiplexed clients: resume and hand-off', () => {
       }
     })();
     for (let seq = 1; seq <= EVENTS; seq += 10) {
+      // Publishing keeps pace with the cuts (about 55 over the job), so that on a fast machine too
+      // the clients are cut throughout the job rather than publishing outrunning the cutter.
+      while (cuts < Math.floor((seq / EVENTS) * 55)) await new Promise((r) => setTimeout(r, 2));
       const batch = oneToN(10).map((k) => seq + k - 1);
       await Promise.all(batch.flatMap((s) => [log.append(plain, draft(s)), log.append(filtered, draft(s)), ...(s > EVENTS / 2 ? [log.append(late, draft(s))] : [])]));
       await new Promise((r) => setTimeout(r, 5));
