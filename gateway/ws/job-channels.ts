@@ -47,6 +47,8 @@ export type InitialServe =
 
 /** A backlog this short is sent in one go; a longer one is paced by the client's reading. */
 const CATCH_UP_BATCH = 64;
+/** Failed history reads a gap recovery tries again (after 0.1, 0.2, 0.4, 0.8 s) before it resyncs. */
+const RECOVERY_READ_RETRIES = 4;
 const MAX_CATCH_UP_ROUNDS = 20;
 
 /** Takes the joiner's buffered events above `seq`, emptying the buffer. */
@@ -373,7 +375,8 @@ export class JobChannels {
   private async recover(channel: JobChannel): Promise<void> {
     const from = channel.forwardedSeq;
     try {
-      const read = await this.eventLog.read(channel.jobId, from);
+      const read = await this.readForRecovery(channel, from);
+      if (read === null) return; // resynced or dropped meanwhile
       if (read.history === 'gap') {
         this.resync(channel, 'history no longer holds the missed events');
         return;
@@ -387,6 +390,24 @@ export class JobChannels {
     } catch (error) {
       this.log.warn({ jobId: channel.jobId, err: error }, 'could not fill an event gap from history');
       this.resync(channel, 'event stream interrupted');
+    }
+  }
+
+  /**
+   * The history read of a recovery, tried again for a little while: right after Redis came back the
+   * subscriber may be up before the command connection is, and a read that fails then says nothing
+   * about the stream. Null when the channel was resynced or dropped while waiting; throws when
+   * Redis stays unreadable.
+   */
+  private async readForRecovery(channel: JobChannel, from: number) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.eventLog.read(channel.jobId, from);
+      } catch (error) {
+        if (attempt >= RECOVERY_READ_RETRIES) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      if (this.byJob.get(channel.jobId) !== channel || channel.recovering === null) return null;
     }
   }
 

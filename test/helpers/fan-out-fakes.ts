@@ -89,6 +89,8 @@ export class FakeEventLog {
   readonly reads: { jobId: number; afterSeq: number | undefined }[] = [];
   /** When set, the next read waits on it (or fails with it) instead of answering at once. */
   nextRead: Promise<unknown> | null = null;
+  /** When set, every read fails with it (Redis unreadable for good). */
+  failReads: Error | null = null;
 
   constructor(private readonly maxEvents = 1000) {}
 
@@ -114,6 +116,7 @@ export class FakeEventLog {
     const gate = this.nextRead;
     this.nextRead = null;
     if (gate) await gate;
+    if (this.failReads) throw this.failReads;
     const stream = this.streams.get(jobId);
     if (!stream) return { state: null, history: null };
     const state: JobLiveState = {
