@@ -120,7 +120,7 @@ describe('abuse limits, shared by two gateways behind HAProxy', () => {
     const second = await Promise.all(Array.from({ length: 5 }, (_, i) => tryOpen(url(i), '127.0.0.5')));
     const results = [...first, ...second].map((r) => r.result);
     // Should a 13th get in, say whether one of the first 8 had been closed meanwhile (a slot given back).
-    const closes = first.map((r) => (r.client as unknown as { closeInfo: unknown }).closeInfo ?? null);
+    const closes = first.map((r) => r.client.closeInfo);
     expect(results.filter((r) => r === 'open'), `${JSON.stringify(results)}; first 8 closed: ${JSON.stringify(closes)}`).toHaveLength(12);
     expect(results.filter((r) => r === '429')).toHaveLength(1);
     // Closing gives the slots back.
