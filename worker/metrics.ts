@@ -19,6 +19,9 @@ export class WorkerMetrics {
   private readonly jobDuration: Histogram<'outcome'>;
   private readonly scraperCalls: Counter<'source' | 'outcome'>;
   private readonly scraperDuration: Histogram<'source'>;
+  private readonly emitCalls: Counter;
+  private readonly emitSections: Counter;
+  private readonly emitEvents: Counter;
 
   constructor(workerId: string, queue: Queue) {
     const registers = [this.registry];
@@ -45,6 +48,9 @@ export class WorkerMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    this.emitCalls = new Counter({ name: 'scout_worker_emit_calls_total', help: "Emit script calls this worker's event sink sent.", registers });
+    this.emitSections = new Counter({ name: 'scout_worker_emit_sections_total', help: 'Jobs those calls carried (a call carries one section a job).', registers });
+    this.emitEvents = new Counter({ name: 'scout_worker_emit_events_total', help: 'Events those calls carried.', registers });
     new Gauge({
       name: 'scout_worker_queue_jobs',
       help: 'Jobs in the scrape queue, by state.',
@@ -70,6 +76,13 @@ export class WorkerMetrics {
     this.jobs.inc({ outcome });
     this.jobDuration.observe({ outcome }, seconds);
   }
+
+  /** One emit script call: how many jobs (sections) and events it carried. */
+  readonly emitCall = (sections: number, events: number): void => {
+    this.emitCalls.inc();
+    this.emitSections.inc(sections);
+    this.emitEvents.inc(events);
+  };
 
   /** The scraper, with every search counted and timed. */
   measured(scraper: Scraper): Scraper {

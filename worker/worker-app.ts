@@ -74,7 +74,7 @@ export async function startWorkerApp(config: Config, log: Logger): Promise<Worke
       log,
     });
     const eventLog = new JobEventLog(eventsRedis, keys, config.history, publishModeOf(config));
-    const sink = new RedisEventSink(eventLog, { pipeline: config.emitPipeline });
+    const sink = new RedisEventSink(eventLog, { pipeline: config.emitPipeline, onCall: metrics?.emitCall });
     const processor = createScrapeProcessor({ db, sink, kinds: jobKinds(flightSearchKind(orchestrator)), log, workerId: id });
     // Closed after the worker (closers run last first): its last 'failed' events still get recorded.
     const finalFailures = new FinalFailureHandler({ db, sink, log });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrapingEventSchema, type EventDraft, type ScrapingEvent } from '../../shared/events.js';
-import { JobEventLog } from '../../shared/redis/job-event-log.js';
+import { JobEventLog, MAX_EVENTS_PER_APPEND, MAX_EVENTS_PER_CALL, type PublishMode } from '../../shared/redis/job-event-log.js';
 import { RedisKeys } from '../../shared/redis/keys.js';
 import type { JobEventSink } from '../../worker/events/job-event-sink.js';
 import { MemoryEventSink } from '../../worker/events/memory-event-sink.js';
@@ -111,7 +111,7 @@ describe.each(implementations)('JobEventSink contract (%s)', (_name, make) => {
 });
 
 describe('RedisEventSink pipelining', () => {
-  const make = (pipeline: boolean) => {
+  const make = (pipeline: boolean, publish: PublishMode = 'PUBLISH') => {
     const keys = new RedisKeys(`${t.keyPrefix}${Math.random().toString(36).slice(2)}:`);
     const replies: string[] = [];
     const calls: number[] = [];
@@ -125,23 +125,62 @@ describe('RedisEventSink pipelining', () => {
         replies.push(reply.kind);
         return reply;
       }
+      override async appendSections(...args: Parameters<JobEventLog['appendSections']>) {
+        calls.push(args[0].reduce((sum, section) => sum + section.events.length, 0));
+        const all = await super.appendSections(...args);
+        replies.push(...all.map((r) => (r instanceof Error ? 'error' : r.kind)));
+        return all;
+      }
     }
-    const sink = new RedisEventSink(new LateFirstCall(t.redis, keys, { maxEvents: 1000, retentionSeconds: 60 }), { pipeline });
+    const sink = new RedisEventSink(new LateFirstCall(t.redis, keys, { maxEvents: 1000, retentionSeconds: 60 }, publish), { pipeline });
     const stored = async (jobId: number) => (await t.redis.lrange(keys.jobHistory(jobId), 0, -1)).map((e) => scrapingEventSchema.parse(JSON.parse(e)));
     return { sink, replies, calls, stored };
   };
 
-  it("sends a tick's emits in one call and the next tick's without waiting; an overtaking call is refused and re-sent in order", async () => {
+  it("sends a tick's emits in one call, and all emitted while it is in flight in the next one once it is answered", async () => {
     const { sink, replies, calls, stored } = make(true);
     const first = [sink.emit(1, draft('a')), sink.emit(1, draft('b')), sink.emit(1, draft('c'))];
     await new Promise((r) => setImmediate(r));
-    const second = [sink.emit(1, draft('d')), sink.emit(1, draft('e'))];
+    expect(calls).toEqual([3]);
+    // The first call is in flight (50 ms): these wait for its reply, over several ticks.
+    const second = [sink.emit(1, draft('d')), sink.emit(2, draft('x'))];
+    await new Promise((r) => setTimeout(r, 10));
+    second.push(sink.emit(1, draft('e')));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toEqual([3]);
     const seqs = (await Promise.all([...first, ...second])).map((e) => e.seq);
-    expect(seqs).toEqual([1, 2, 3, 4, 5]);
-    expect(calls.slice(0, 2)).toEqual([3, 2]);
+    expect(seqs).toEqual([1, 2, 3, 4, 1, 5]);
+    // Jobs 1 and 2 in one shared call, sent after the first reply.
+    expect(calls).toEqual([3, 3]);
+    expect(replies).toEqual(['applied', 'applied', 'applied']);
+    expect((await stored(1)).map((e) => [e.seq, e.message])).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd'], [5, 'e']]);
+    expect((await stored(2)).map((e) => e.message)).toEqual(['x']);
+  });
+
+  it('on a cluster (a job a call) holds only the emits of a job whose call is in flight', async () => {
+    // SPUBLISH: the call layout of a cluster, on the test's single Redis.
+    const { sink, calls, stored } = make(true, 'SPUBLISH');
+    const first = sink.emit(1, draft('a'));
+    await new Promise((r) => setImmediate(r));
+    const later = [sink.emit(1, draft('b')), sink.emit(2, draft('x')), sink.emit(1, draft('c'))];
+    await new Promise((r) => setTimeout(r, 20));
+    // Job 2 went at once; job 1's waits for its first call (50 ms late).
+    expect(calls).toEqual([1, 1]);
+    expect((await Promise.all([first, ...later])).map((e) => e.seq)).toEqual([1, 2, 1, 3]);
+    expect(calls).toEqual([1, 1, 2]);
+    expect((await stored(1)).map((e) => e.message)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('refuses a later call of a job that overtakes an earlier one of the same tick, and re-sends it in order', async () => {
+    const { sink, replies, calls, stored } = make(true);
+    // More events than a section holds: two calls of job 1 leave in one flush, the first late.
+    const messages = Array.from({ length: MAX_EVENTS_PER_APPEND + 2 }, (_, i) => `m${i}`);
+    const seqs = (await Promise.all(messages.map((m) => sink.emit(1, draft(m))))).map((e) => e.seq);
+    expect(seqs).toEqual(messages.map((_, i) => i + 1));
+    expect(calls).toEqual([MAX_EVENTS_PER_APPEND, 2, 2]);
     // The second call ran into the order check, then went again after the first.
     expect(replies).toEqual(['order', 'applied', 'applied']);
-    expect((await stored(1)).map((e) => [e.seq, e.message])).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd'], [5, 'e']]);
+    expect((await stored(1)).map((e) => e.message)).toEqual(messages);
   });
 
   it('without pipelining sends one emit per call, each after the previous reply', async () => {
@@ -250,34 +289,42 @@ describe('RedisEventSink: jobs emitting in the same tick share one script call',
   it("re-sends a job's section refused out of order on its own, without disturbing the others of its call", async () => {
     const keys = new RedisKeys(`${t.keyPrefix}${Math.random().toString(36).slice(2)}:`);
     const calls: { jobs: number[]; replies: string[] }[] = [];
-    // Job 1's first call leaves late (an EVALSHA re-sent as EVAL after NOSCRIPT): its second
-    // call, shared with jobs 2 and 3, overtakes it.
+    // The first call of the flush leaves late (an EVALSHA re-sent as EVAL after NOSCRIPT): the
+    // second, with job 1's further events and jobs 2 and 3, overtakes it.
+    let delayed = false;
     class LateFirstCall extends JobEventLog {
       override async appendMany(...args: Parameters<JobEventLog['appendMany']>) {
-        if (args[0] === 1 && args[3]?.index === 1) await new Promise((r) => setTimeout(r, 50));
         const reply = await super.appendMany(...args);
         calls.push({ jobs: [args[0]], replies: [reply.kind] });
         return reply;
       }
       override async appendSections(...args: Parameters<JobEventLog['appendSections']>) {
+        if (!delayed) {
+          delayed = true;
+          await new Promise((r) => setTimeout(r, 50));
+        }
         const replies = await super.appendSections(...args);
         calls.push({ jobs: args[0].map((s) => s.jobId), replies: replies.map((r) => (r instanceof Error ? 'error' : r.kind)) });
         return replies;
       }
     }
     const sink = new RedisEventSink(new LateFirstCall(t.redis, keys, { maxEvents: 1000, retentionSeconds: 60 }));
-    const first = sink.emit(1, draft('1a'));
-    await new Promise((r) => setImmediate(r));
-    const second = [sink.emit(1, draft('1b')), sink.emit(2, draft('2a')), sink.emit(3, draft('3a')), sink.emit(2, draft('2b'))];
-    const [b, c, d, e] = await Promise.all(second);
-    expect((await first).seq).toBe(1);
-    expect([b!.seq, c!.seq, d!.seq, e!.seq]).toEqual([2, 1, 1, 2]);
+    // Jobs 10, 11, 12 and job 1's first section fill the first call (MAX_EVENTS_PER_CALL events);
+    // job 1's last two events, and jobs 2 and 3, go in the second.
+    const full = (jobId: number, n: number) => Array.from({ length: n }, (_, i) => sink.emit(jobId, draft(`${jobId}.${i}`)));
+    const fillers = [10, 11, 12].flatMap((jobId) => full(jobId, (MAX_EVENTS_PER_CALL - MAX_EVENTS_PER_APPEND) / 3));
+    const job1 = full(1, MAX_EVENTS_PER_APPEND + 2);
+    const others = [sink.emit(2, draft('2a')), sink.emit(3, draft('3a')), sink.emit(2, draft('2b'))];
+    await Promise.all(fillers);
+    expect((await Promise.all(job1)).map((e) => e.seq)).toEqual(job1.map((_, i) => i + 1));
+    expect((await Promise.all(others)).map((e) => e.seq)).toEqual([1, 1, 2]);
     expect(calls).toEqual([
       { jobs: [1, 2, 3], replies: ['order', 'applied', 'applied'] },
-      { jobs: [1], replies: ['applied'] },
+      { jobs: [10, 11, 12, 1], replies: ['applied', 'applied', 'applied', 'applied'] },
       { jobs: [1], replies: ['applied'] },
     ]);
     const stored = async (jobId: number) => (await t.redis.lrange(keys.jobHistory(jobId), 0, -1)).map((x) => JSON.parse(x).message as string);
-    expect([await stored(1), await stored(2), await stored(3)]).toEqual([['1a', '1b'], ['2a', '2b'], ['3a']]);
+    expect(await stored(1)).toEqual(job1.map((_, i) => `1.${i}`));
+    expect([await stored(2), await stored(3)]).toEqual([['2a', '2b'], ['3a']]);
   });
 });

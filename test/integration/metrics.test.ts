@@ -92,5 +92,12 @@ describe('Prometheus metrics of a gateway and a worker', () => {
     expect(sample(workerAfter, 'scout_worker_scraper_calls_total', 'source="sim-wizzair",outcome="ok"')).toBe(1);
     expect(sample(workerAfter, 'scout_worker_queue_jobs', 'state="waiting"')).toBe(0);
     expect(sample(workerAfter, 'scout_worker_queue_oldest_waiting_seconds')).toBe(0);
+    // Every event of the job went through this worker's emit calls, several in some of them.
+    const lastSeq = client.events.at(-1)!.seq;
+    const calls = sample(workerAfter, 'scout_worker_emit_calls_total');
+    expect(sample(workerAfter, 'scout_worker_emit_events_total')).toBe(lastSeq);
+    expect(calls).toBeGreaterThan(0);
+    expect(calls).toBeLessThanOrEqual(lastSeq);
+    expect(sample(workerAfter, 'scout_worker_emit_sections_total')).toBe(calls);
   });
 });

@@ -29,8 +29,10 @@ interface JobMemory {
   lastIndex: number;
   /** Settles when the last call sent has settled (applied, refused for good, or failed). */
   tail: Promise<unknown>;
-  /** Emits of this tick, sent together at its end. */
+  /** Emits not sent yet: at the end of the tick, or once the calls they wait for are answered. */
   waiting: Waiting[];
+  /** Shared calls sent with a section of this job and not answered yet. */
+  callsInFlight: number;
 }
 
 /** One job's part of a shared script call, sent when the tick's calls go out. */
@@ -51,22 +53,27 @@ interface CallGroup {
 
 export interface RedisEventSinkOptions {
   /**
-   * Send a job's emits without waiting for the previous ones (one connection keeps their order),
-   * several of one tick in one script call. False: one emit per call, each after the previous
-   * one's reply (the way to measure what pipelining buys).
+   * Send a job's emits without waiting for each one's reply: every emit made while earlier calls
+   * are answered goes in the next call (one connection keeps their order). False: one emit per
+   * call, each after the previous one's reply (the way to measure what this buys).
    */
   pipeline: boolean;
+  /** Told of every script call the sink sends: how many jobs (sections) and events it carries. */
+  onCall?(sections: number, events: number): void;
 }
 
 /**
  * Job events in Redis through the atomic emit script of JobEventLog.
  *
- * Pipelined (the default): the emits a job makes in one tick go out in one section of a script
- * call at the end of the tick, and calls go out without waiting for earlier ones. On a single
- * Redis the sections of several jobs share one call (a call's cost is mostly fixed: under load
- * most jobs have one event a tick), at most one section a job a call: a job's further events go
- * in the next call, so a job's calls stay in order. Each section has its own reply, so what
- * follows is per job as if it had a call of its own. One connection executes
+ * Pipelined (the default), as a group commit: emits go out at the end of the tick (setImmediate),
+ * a job's in one section of a script call; on a single Redis the sections of several jobs share
+ * one call (a call's cost to Redis is mostly fixed, whatever it carries), at most one section a
+ * job a call, so a job's calls stay in order. While a call is in flight, new emits wait for its
+ * reply and then all go in the next call: on a single Redis while any call of the sink is in
+ * flight, on a cluster (one job a call) while one of that job's is. An idle sink sends at once;
+ * a busy one sends fewer, fuller calls, so Redis spends less per event exactly when it has the
+ * most to do, and an emit waits at most one call's round trip. Each section has its own reply,
+ * so what follows is per job as if it had a call of its own. One connection executes
  * commands in order, with one exception: ioredis sends a script as EVALSHA and re-sends it as
  * EVAL after NOSCRIPT (Redis restarted or flushed its script cache), and a later call can then
  * overtake it. The script refuses such a call ('order': the writer's previous call has not run)
@@ -79,6 +86,9 @@ export class RedisEventSink implements JobEventSink {
   private readonly due = new Map<number, JobMemory>();
   private readonly tokenPrefix = randomBytes(6).toString('base64url');
   private tokens = 0;
+  /** Shared calls sent and not answered yet (the hold of a single Redis). */
+  private callsInFlight = 0;
+  private flushScheduled = false;
 
   constructor(
     private readonly log: JobEventLog,
@@ -100,8 +110,8 @@ export class RedisEventSink implements JobEventSink {
         return;
       }
       job.waiting.push(waiting);
-      if (this.due.size === 0) setImmediate(() => this.flush());
       this.due.set(jobId, job);
+      this.scheduleFlush();
     });
   }
 
@@ -125,16 +135,28 @@ export class RedisEventSink implements JobEventSink {
     this.jobs.delete(jobId);
   }
 
+  /** A flush at the end of this tick, unless one is coming or the calls in flight hold it. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || (this.log.batchesJobs && this.callsInFlight > 0)) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
   /**
    * The end of the tick (setImmediate: after the I/O callbacks of this turn of the event loop, in
-   * which many jobs' scrapers may have answered): every due job's emits go out, one section per
-   * job in the first call that has room and none of its sections yet, further sections of a job
-   * (more than MAX_EVENTS_PER_APPEND events) each in a later call. Calls go out in order.
+   * which many jobs' scrapers may have answered), or the reply that released the hold: every due
+   * job's emits go out (on a cluster those of jobs without a call in flight), one section per job
+   * in the first call that has room and none of its sections yet, further sections of a job (more
+   * than MAX_EVENTS_PER_APPEND events) each in a later call. Calls go out in order.
    */
   private flush(): void {
+    this.flushScheduled = false;
+    if (this.log.batchesJobs && this.callsInFlight > 0) return; // the last reply flushes
     const groups: CallGroup[] = [];
     const maxSections = this.log.batchesJobs ? MAX_SECTIONS_PER_APPEND : 1;
     for (const [jobId, job] of this.due) {
+      if (job.callsInFlight > 0) continue; // its call's reply flushes
+      this.due.delete(jobId);
       const waiting = job.waiting;
       job.waiting = [];
       let from = 0;
@@ -147,12 +169,19 @@ export class RedisEventSink implements JobEventSink {
         from = g + 1;
       }
     }
-    this.due.clear();
     for (const group of groups) this.sendGroup(group);
   }
 
   /** A shared call: one section goes as appendMany, as a call of its own always did. */
   private sendGroup(group: CallGroup): void {
+    this.callsInFlight++;
+    for (const s of group.sections) s.job.callsInFlight++;
+    this.options.onCall?.(group.sections.length, group.events);
+    const answered = () => {
+      this.callsInFlight--;
+      for (const s of group.sections) s.job.callsInFlight--;
+      if (this.due.size > 0) this.scheduleFlush();
+    };
     const section = (s: Section) => ({
       jobId: s.jobId,
       events: s.drafts,
@@ -162,8 +191,12 @@ export class RedisEventSink implements JobEventSink {
     });
     const settleAll = (replies: Promise<(AppendReply | Error)[]>) =>
       replies.then(
-        (all) => group.sections.forEach((s, i) => s.settle(all[i] ?? new Error(`emit for job ${s.jobId}: no reply for its section`))),
+        (all) => {
+          answered();
+          group.sections.forEach((s, i) => s.settle(all[i] ?? new Error(`emit for job ${s.jobId}: no reply for its section`)));
+        },
         (error: unknown) => {
+          answered();
           const reply = asOrderWhenNoScript(error);
           for (const s of group.sections) s.settle(reply);
         },
@@ -185,6 +218,7 @@ export class RedisEventSink implements JobEventSink {
     const earlier = job.tail;
     const drafts = batch.map((w) => w.draft);
     const call = async (previous: number | undefined): Promise<AppendReply> => {
+      this.options.onCall?.(1, drafts.length);
       try {
         return await this.log.appendMany(jobId, drafts, job.highestSeq, { token: job.token, index, previous }, job.identity);
       } catch (error) {
@@ -232,7 +266,7 @@ export class RedisEventSink implements JobEventSink {
   private memoryOf(jobId: number): JobMemory {
     let job = this.jobs.get(jobId);
     if (!job) {
-      job = { token: `${this.tokenPrefix}.${++this.tokens}`, identity: '', highestSeq: 0, lastIndex: 0, tail: Promise.resolve(), waiting: [] };
+      job = { token: `${this.tokenPrefix}.${++this.tokens}`, identity: '', highestSeq: 0, lastIndex: 0, tail: Promise.resolve(), waiting: [], callsInFlight: 0 };
       this.jobs.set(jobId, job);
     }
     return job;
