@@ -339,6 +339,9 @@ export function renderMarkdown(r: BenchReport): string {
           `${p.completed} completed, ${p.failed} failed in ${n1(p.elapsedS)} s → **${n1(p.jobsPerS)} jobs/s**, ${n0(p.events)} events → **${n0(p.eventsPerS)} events/s**; ${n0(p.flights)} flight rows`,
         `- enqueue over HTTP took ${n1(p.enqueueS)} s; per job: queue wait p50 ${n0(p.queueWaitMs.p50)} ms (max ${n0(p.queueWaitMs.max)}), run p50 ${n0(p.runMs.p50)} ms (max ${n0(p.runMs.max)})`,
         `- CPU while the jobs ran: workers ${share(p.cpuS.workers)}, gateway ${share(p.cpuS.gateway)}, Redis ${share(p.cpuS.redis)}, Postgres backends ${share(p.cpuS.postgres)}`,
+        ...(p.emits && p.emits.calls > 0
+          ? [`- the workers' emits: ${n0(p.emits.events)} events in ${n0(p.emits.calls)} script calls, ${n2(p.emits.sections / p.emits.calls)} jobs and ${n2(p.emits.events / p.emits.calls)} events a call, ${n2(p.emits.events / p.emits.sections)} events a job's section`]
+          : []),
         ...p.notes.map((n) => `- ${n}`),
       );
     }

@@ -25,7 +25,7 @@ import { runS3 } from './scenarios/s3-idle-capacity.js';
 import { runS4 } from './scenarios/s4-resume-storm.js';
 import { pipelineAvailable, runS5, type PipelineFigures } from './scenarios/s5-pipeline.js';
 import { multiplexTargets, runS6, type MultiplexFigures } from './scenarios/s6-multiplex.js';
-import { measureEmitCost, S7_FULL, S7_SMOKE, type EmitCostFigures } from './scenarios/s7-emit-cost.js';
+import { emitCostTargets, measureEmitCost, S7_FULL, S7_SMOKE, type EmitCostFigures } from './scenarios/s7-emit-cost.js';
 import { measureFinishedBytes, type FinishedBytesFigures } from './scenarios/s8-finished-bytes.js';
 import { SetupCache } from './scenarios/with-system.js';
 import { FULL, SMOKE, scenarioTitles } from './sizes.js';
@@ -308,7 +308,11 @@ export async function runBench(options: RunOptions): Promise<RunOutput> {
     emitCost,
     finishedBytes,
     ratios: computeRatios(scenarios),
-    targets: [...checkTargets(scenarios, pipeline, options.smoke), ...(multiplex ? multiplexTargets(multiplex, options.smoke) : [])],
+    targets: [
+      ...checkTargets(scenarios, pipeline, options.smoke),
+      ...(multiplex ? multiplexTargets(multiplex, options.smoke) : []),
+      ...(emitCost ? emitCostTargets(emitCost, options.smoke) : []),
+    ],
     profiles,
   };
   const markdown = renderMarkdown(report);

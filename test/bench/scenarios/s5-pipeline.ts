@@ -13,6 +13,7 @@ import { cpuSeconds, sumCpuSeconds } from '../lib/proc.js';
 import { entryArgs, ROOT, SYSTEMS, type ServerGroup } from '../systems.js';
 import { withSystem } from './with-system.js';
 import { createApiKey } from '../../../shared/db/api-keys.repository.js';
+import { freePort } from '../../helpers/ports.js';
 
 export interface PipelineFigures {
   jobs: number;
@@ -28,6 +29,8 @@ export interface PipelineFigures {
   /** Per job, from the row's created_at: queue wait until started_at, run until completed_at. */
   queueWaitMs: { p50: number; max: number };
   runMs: { p50: number; max: number };
+  /** The workers' emit script calls (their metrics), and the jobs and events those carried. */
+  emits: { calls: number; sections: number; events: number } | null;
   /** CPU seconds while the jobs ran, per part. */
   cpuS: { workers: number; gateway: number; redis: number; postgres: number };
   loadAvg1: number;
@@ -35,6 +38,24 @@ export interface PipelineFigures {
 }
 
 const WORKER_ENTRY = 'worker/main.ts';
+
+/** The emit counters of every worker's /metrics, summed (null when one could not be read). */
+async function emitCounts(ports: number[], notes: string[]): Promise<PipelineFigures['emits']> {
+  const sum = { calls: 0, sections: 0, events: 0 };
+  for (const port of ports) {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      sum.calls += value('scout_worker_emit_calls_total');
+      sum.sections += value('scout_worker_emit_sections_total');
+      sum.events += value('scout_worker_emit_events_total');
+    } catch (error) {
+      notes.push(`worker metrics on port ${port} unreadable: ${String(error)}`);
+      return null;
+    }
+  }
+  return Number.isFinite(sum.calls + sum.sections + sum.events) ? sum : null;
+}
 
 export function pipelineAvailable(): boolean {
   return existsSync(join(ROOT, WORKER_ENTRY));
@@ -56,10 +77,12 @@ export async function runS5(ctx: BenchContext): Promise<PipelineFigures> {
 async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Record<string, string>, loadAvg1: number): Promise<PipelineFigures> {
   const { s5 } = ctx.sizes;
   const workers: ServiceProcess[] = [];
+  const metricsPorts: number[] = [];
   const db = createDatabase(ctx.serverEnv.databaseUrl, 2);
   const redis = new Redis(ctx.redisUrl);
   try {
     for (let i = 0; i < s5.workers; i++) {
+      metricsPorts.push(await freePort());
       const child = spawn(
         process.execPath,
         [...(ctx.serverEnv.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.serverEnv.profileDir, `worker-${i}-${Date.now()}`)}`] : []), ...entryArgs(ctx.serverEnv.buildDir, WORKER_ENTRY)],
@@ -72,6 +95,7 @@ async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Recor
             DATABASE_URL: ctx.serverEnv.databaseUrl,
             KEY_PREFIX: ctx.serverEnv.keyPrefix,
             LOG_LEVEL: 'info',
+            METRICS_PORT: String(metricsPorts[i]),
             ...extraEnv,
           },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -130,6 +154,7 @@ async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Recor
       if (finished.completed + finished.failed >= ids.length) break;
       await sleep(100);
     }
+    const emits = await emitCounts(metricsPorts, notes);
     const pgAfter = await pgPids();
     const cpuS = {
       workers: sumCpuSeconds(workers.map((w) => w.pid)) - cpu0.workers,
@@ -168,6 +193,7 @@ async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Recor
       enqueueS,
       queueWaitMs: stat(timing.map((t) => t.wait_ms)),
       runMs: stat(timing.map((t) => t.run_ms)),
+      emits,
       cpuS,
       loadAvg1,
       notes,

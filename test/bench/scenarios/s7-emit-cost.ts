@@ -3,10 +3,12 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { EventDraft } from '../../../shared/events.js';
-import { emitScriptCall, type PublishMode } from '../../../shared/redis/job-event-log.js';
+import { emitScriptCall, JobEventLog, type PublishMode } from '../../../shared/redis/job-event-log.js';
 import { RedisKeys } from '../../../shared/redis/keys.js';
+import { RedisEventSink } from '../../../worker/events/redis-event-sink.js';
 import { PrivateRedis } from '../../helpers/private-redis.js';
 import { cpuSeconds } from '../lib/proc.js';
+import type { TargetCheck } from '../report.js';
 
 const run = promisify(execFile);
 
@@ -25,6 +27,13 @@ export interface EmitCostSizes {
   nodeWindow: number;
   /** Rounds of each kind, alternating, so that a burst of other load on the machine hits all. */
   rounds: number;
+  /**
+   * The closed loop through the worker's event sink: jobs, each emitting its next events once the
+   * last ones are applied (as a job's progress tracker does), over this many sinks (worker
+   * processes, one connection each); one event at a time, and a scraper task's end at a time.
+   */
+  loopJobs: number;
+  loopSinks: number;
   /** Shard counts of the events-per-second table. */
   shards: number[];
   /** Seconds each shard table row runs. */
@@ -32,8 +41,12 @@ export interface EmitCostSizes {
 }
 
 export interface EmitCostRow {
-  /** 'ioredis': one connection, commands sent one by one as a worker does; 'redis-benchmark': a C client pipelining. */
-  client: 'ioredis' | 'redis-benchmark';
+  /**
+   * 'ioredis': one connection, commands sent one by one as a worker does; 'redis-benchmark': a C
+   * client pipelining; 'closed loop': jobs emitting one event after another, through the worker's
+   * event sink or as bare PUBLISHes.
+   */
+  client: 'ioredis' | 'redis-benchmark' | 'closed loop';
   /**
    * 'emit ×1': one event per script call; 'emit ×3': three (what the sink sends when a task ends,
    * about what jobs with 100 ms scrapers average: 3.1 a call); 'emit ×8': eight (jobs with 0 ms
@@ -52,6 +65,8 @@ export interface EmitCostRow {
   eventsPerCoreS: number;
   /** Events per second reached here (client and Redis share the machine). */
   achievedPerS: number;
+  /** Through the sink: script calls, and the jobs (sections) and events a call carried on average. */
+  calls?: { count: number; sectionsPerCall: number; eventsPerCall: number };
 }
 
 export interface ShardRow {
@@ -94,7 +109,7 @@ class Shard {
 
   received = 0;
 
-  static async start(jobs: number, mode: PublishMode): Promise<Shard> {
+  static async start(jobs: number, mode: PublishMode, loopJobs = 0): Promise<Shard> {
     const server = await PrivateRedis.start();
     const admin = new Redis(server.url);
     // The subscriber may fall behind a C client for a moment: no disconnect for that.
@@ -103,7 +118,8 @@ class Shard {
     const emitSha = (await admin.script('LOAD', EMIT_SCRIPT)) as string;
     const subscriber = new Redis(server.url);
     const shard = new Shard(server, pid, admin, subscriber, emitSha);
-    const channels = Array.from({ length: jobs }, (_, i) => channelOf(i));
+    const loopKeys = new RedisKeys(PREFIX);
+    const channels = [...Array.from({ length: jobs }, (_, i) => channelOf(i)), ...loopJobIds(loopJobs).map((id) => loopKeys.jobChannel(id))];
     if (mode === 'SPUBLISH') {
       subscriber.on('smessageBuffer', () => shard.received++);
       await subscriber.ssubscribe(...channels);
@@ -123,6 +139,11 @@ class Shard {
     this.admin.disconnect();
     await this.server.stop();
   }
+}
+
+/** The jobs of the closed loop (ids no redis-benchmark job name takes). */
+function loopJobIds(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i + 1);
 }
 
 /** redis-benchmark's 12-digit job numbers, as the channel names it will publish to. */
@@ -188,6 +209,59 @@ async function fromNode(shard: Shard, sizes: EmitCostSizes, command: CommandOf, 
   }
 }
 
+/**
+ * What a job emits when a scraper task ends: scraper_completed, results_updated and job_progress
+ * in one tick (worker/jobs: the progress tracker), so they share a section of one call.
+ */
+const TASK_END_EVENTS = 3;
+
+/**
+ * The closed loop: each job emits `perJob` events, `burst` at a time (in one tick), each burst
+ * once the previous one is applied, through `sinks` RedisEventSinks (one connection each, jobs
+ * spread over them), as jobs on that many workers do; or the same loop with a bare PUBLISH of the
+ * same serialized event per event.
+ */
+async function closedLoop(
+  shard: Shard,
+  sizes: EmitCostSizes,
+  perJob: number,
+  burst: number,
+  through: 'sink' | 'publish',
+  payload: string,
+): Promise<{ cpuS: number; wallS: number; perS: number; calls: { count: number; sections: number; events: number } }> {
+  const clients = Array.from({ length: sizes.loopSinks }, () => new Redis(shard.server.url));
+  const keys = new RedisKeys(PREFIX);
+  const calls = { count: 0, sections: 0, events: 0 };
+  const onCall = (sections: number, events: number) => {
+    calls.count++;
+    calls.sections += sections;
+    calls.events += events;
+  };
+  const limits = { maxEvents: 10_000, retentionSeconds: 24 * 3600 };
+  const sinks = clients.map((c) => new RedisEventSink(new JobEventLog(c, keys, limits), { pipeline: true, onCall }));
+  try {
+    await Promise.all(clients.map((c) => c.ping()));
+    // Warm the script cache of each connection (a first EVALSHA may go again as EVAL).
+    await Promise.all(sinks.map((sink, i) => sink.emit(1_000_000 + i, draft(0))));
+    calls.count = calls.sections = calls.events = 0;
+    const drafts = Array.from({ length: 16 }, (_, i) => draft(i));
+    const cpu0 = shard.cpu();
+    const t0 = performance.now();
+    await Promise.all(
+      loopJobIds(sizes.loopJobs).map(async (jobId) => {
+        const k = jobId % sizes.loopSinks;
+        const one = (i: number) => (through === 'sink' ? sinks[k]!.emit(jobId, drafts[i % drafts.length]!) : clients[k]!.publish(keys.jobChannel(jobId), payload));
+        for (let i = 0; i < perJob; i += burst) await Promise.all(Array.from({ length: burst }, (_, b) => one(i + b)));
+      }),
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    const events = perJob * sizes.loopJobs;
+    return { cpuS: shard.cpu() - cpu0, wallS, perS: events / wallS, calls };
+  } finally {
+    for (const c of clients) c.disconnect();
+  }
+}
+
 async function benchmark(shard: Shard, sizes: EmitCostSizes, command: CommandOf, calls: number): Promise<{ cpuS: number; wallS: number; perS: number }> {
   const cpu0 = shard.cpu();
   const t0 = performance.now();
@@ -217,7 +291,7 @@ async function benchmark(shard: Shard, sizes: EmitCostSizes, command: CommandOf,
 export async function measureEmitCost(sizes: EmitCostSizes, log: (line: string) => void = () => undefined): Promise<EmitCostFigures> {
   const notes: string[] = [];
   const rows: EmitCostRow[] = [];
-  const shard = await Shard.start(sizes.jobs, 'PUBLISH');
+  const shard = await Shard.start(sizes.jobs, 'PUBLISH', sizes.loopJobs);
   try {
     // Warm up: every job's stream exists, and a real serialized event to publish.
     await run('redis-benchmark', ['-p', String(shard.server.port), '-n', String(sizes.jobs * 4), '-r', String(sizes.jobs), '-q', ...emitCommand(shard, 1, 'PUBLISH').of(RANDOM_JOB)]);
@@ -272,6 +346,8 @@ export async function measureEmitCost(sizes: EmitCostSizes, log: (line: string) 
         });
       }
     }
+    rows.push(...(await closedLoopRows(shard, sizes, payload, log)));
+    sent += rows.filter((r) => r.client === 'closed loop').reduce((a, r) => a + r.events, 0);
     const deadline = Date.now() + 10_000;
     while (shard.received - sentBefore < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     if (shard.received - sentBefore < sent) notes.push(`the subscriber got ${shard.received - sentBefore} of ${sent} events`);
@@ -279,6 +355,52 @@ export async function measureEmitCost(sizes: EmitCostSizes, log: (line: string) 
     await shard.stop();
   }
   return { sizes, rows, shardTable: await shardTable(sizes, log), notes };
+}
+
+/**
+ * The closed loop through the sink and as bare PUBLISHes, alternating for the rounds: Redis CPU
+ * per event, and how many jobs and events the sink's calls carried.
+ */
+async function closedLoopRows(shard: Shard, sizes: EmitCostSizes, payload: string, log: (line: string) => void): Promise<EmitCostRow[]> {
+  const rows: EmitCostRow[] = [];
+  for (const burst of [1, TASK_END_EVENTS]) rows.push(...(await closedLoopPair(shard, sizes, payload, burst, log)));
+  return rows;
+}
+
+async function closedLoopPair(shard: Shard, sizes: EmitCostSizes, payload: string, burst: number, log: (line: string) => void): Promise<EmitCostRow[]> {
+  const perJob = burst * Math.max(1, Math.round(sizes.calls / sizes.loopJobs / burst));
+  const sums = { sink: { events: 0, cpuS: 0, wallS: 0 }, publish: { events: 0, cpuS: 0, wallS: 0 } };
+  const calls = { count: 0, sections: 0, events: 0 };
+  for (let round = 0; round < sizes.rounds; round++) {
+    for (const through of ['sink', 'publish'] as const) {
+      await shard.admin.flushall();
+      const r = await closedLoop(shard, sizes, perJob, burst, through, payload);
+      const sum = sums[through];
+      const events = perJob * sizes.loopJobs;
+      sum.events += events;
+      sum.cpuS += r.cpuS;
+      sum.wallS += r.wallS;
+      if (through === 'sink') {
+        calls.count += r.calls.count;
+        calls.sections += r.calls.sections;
+        calls.events += r.calls.events;
+      }
+      log(`  closed loop ${through}, ${burst} at a time: ${((r.cpuS / events) * 1e6).toFixed(2)} µs Redis CPU per event, ${Math.round(r.perS)} events/s`);
+    }
+  }
+  const publishUs = (sums.publish.cpuS / sums.publish.events) * 1e6;
+  const row = (what: string, sum: { events: number; cpuS: number; wallS: number }): EmitCostRow => {
+    const us = (sum.cpuS / sum.events) * 1e6;
+    return { client: 'closed loop', what, events: sum.events, redisCpuS: sum.cpuS, usPerEvent: us, cpuSPer100k: us / 10, ratio: us / publishUs, eventsPerCoreS: 1e6 / us, achievedPerS: sum.events / sum.wallS };
+  };
+  const pace = burst === 1 ? 'one event at a time' : `a task's ${burst} events at a time`;
+  return [
+    {
+      ...row(`through the sink, ${pace}`, sums.sink),
+      calls: { count: calls.count, sectionsPerCall: calls.sections / calls.count, eventsPerCall: calls.events / calls.count },
+    },
+    row(`publish, ${pace}`, sums.publish),
+  ];
 }
 
 async function shardTable(sizes: EmitCostSizes, log: (line: string) => void): Promise<ShardRow[]> {
@@ -305,8 +427,28 @@ async function shardTable(sizes: EmitCostSizes, log: (line: string) => void): Pr
   return table;
 }
 
-export const S7_FULL: EmitCostSizes = { calls: 100_000, jobs: 3000, connections: 4, pipeline: 16, nodeWindow: 32, rounds: 2, shards: [1, 2, 3], shardSeconds: 4 };
-export const S7_SMOKE: EmitCostSizes = { calls: 2000, jobs: 60, connections: 2, pipeline: 4, nodeWindow: 8, rounds: 1, shards: [1, 2], shardSeconds: 0.3 };
+export const S7_FULL: EmitCostSizes = { calls: 100_000, jobs: 3000, connections: 4, pipeline: 16, nodeWindow: 32, loopJobs: 64, loopSinks: 2, rounds: 2, shards: [1, 2, 3], shardSeconds: 4 };
+export const S7_SMOKE: EmitCostSizes = { calls: 2000, jobs: 60, connections: 2, pipeline: 4, nodeWindow: 8, loopJobs: 8, loopSinks: 2, rounds: 1, shards: [1, 2], shardSeconds: 0.3 };
+
+/**
+ * S7's target: Redis CPU per event of jobs emitting through the worker's sink at most 1.5 × a bare
+ * PUBLISH of each event in the same loop. A smoke run checks only that every event arrived.
+ */
+export function emitCostTargets(f: EmitCostFigures, smoke: boolean): TargetCheck[] {
+  // Jobs emit as scraper tasks end (three events a tick); one event at a time is reported beside it.
+  const loop = f.rows.find((r) => r.client === 'closed loop' && r.calls && r.what.includes(`${TASK_END_EVENTS} events`));
+  const delivered = { scenario: 'S7', target: 'the subscriber got every event published', measured: f.notes.find((n) => n.includes('subscriber got')) ?? 'all', met: !f.notes.some((n) => n.includes('subscriber got')) };
+  if (smoke || !loop) return [delivered];
+  return [
+    delivered,
+    {
+      scenario: 'S7',
+      target: 'jobs emitting through the sink under load ≤ 1.5 × a bare PUBLISH (Redis CPU per event)',
+      measured: `${f2(loop.ratio)} × (${f2(loop.usPerEvent)} µs; ${f2(loop.calls!.eventsPerCall)} events a call)`,
+      met: loop.ratio <= 1.5,
+    },
+  ];
+}
 
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
@@ -327,8 +469,13 @@ export function renderEmitCost(f: EmitCostFigures): string[] {
     '',
     `"ioredis": one connection of the workers' client, commands written one by one, ${f.sizes.nodeWindow} in flight (Redis reads few commands per system call, as from many workers); ` +
       `"redis-benchmark": a C client, ${f.sizes.connections} connections × ${f.sizes.pipeline} pipelined (Redis reads many per call: a bare PUBLISH costs little more than its delivery). ` +
-      `Calls spread over ${f0(f.sizes.jobs)} jobs, every run from an empty Redis.`,
+      `Calls spread over ${f0(f.sizes.jobs)} jobs, every run from an empty Redis. ` +
+      `"closed loop": ${f.sizes.loopJobs} jobs each emitting its next events once the last ones are applied, as a job's progress tracker does, one at a time or a scraper task's end (${TASK_END_EVENTS} events in one tick) at a time, ` +
+      `through the worker's event sink (${f.sizes.loopSinks} sinks, one connection each, as on ${f.sizes.loopSinks} workers) or as a bare PUBLISH each; its × is against the PUBLISH of the same loop.`,
   ];
+  for (const r of f.rows.filter((x) => x.calls)) {
+    out.push('', `${r.what}: ${f0(r.calls!.count)} script calls, ${f2(r.calls!.sectionsPerCall)} jobs and ${f2(r.calls!.eventsPerCall)} events a call on average (a group commit: what is emitted while a call is in flight goes in the next one).`);
+  }
   if (f.shardTable.length > 0) {
     out.push(
       '',
