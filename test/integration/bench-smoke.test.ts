@@ -53,7 +53,14 @@ describe('benchmark smoke run', () => {
     expect(report.emitCost?.rows.map((r) => r.what)).toEqual([
       'emit ×1', 'emit ×3', 'emit ×8', 'emit ×1, 8 jobs a call', 'publish',
       'emit ×1', 'emit ×3', 'emit ×8', 'emit ×1, 8 jobs a call', 'publish',
+      'through the sink, one event at a time', 'publish, one event at a time',
+      "through the sink, a task's 3 events at a time", "publish, a task's 3 events at a time",
     ]);
+    // Jobs emitting through the sink in a closed loop share calls (the group commit), and a
+    // task's events share their job's section.
+    const loops = report.emitCost!.rows.filter((r) => r.calls);
+    expect(loops.map((r) => r.calls!.sectionsPerCall > 1)).toEqual([true, true]);
+    expect(loops[1]!.calls!.eventsPerCall / loops[1]!.calls!.sectionsPerCall).toBe(3);
     // S6 delivered every event to every subscription, multiplexed and single-job, and measured
     // each encoding's bytes: MessagePack and deflate carry the same events in fewer bytes than JSON.
     const multiplex = report.multiplex!;
@@ -64,6 +71,8 @@ describe('benchmark smoke run', () => {
     expect(report.emitCost?.notes).toEqual([]);
     expect(report.scenarios.find((s) => s.id === 'S5')!.skipped).toBeNull();
     expect(report.pipeline).not.toBeNull();
+    // The workers' emit counters account for every event of the jobs.
+    expect(report.pipeline!.emits?.events).toBe(report.pipeline!.events);
     expect(report.pipeline!.jobs).toBe(report.sizes.s5.jobs);
     expect(report.pipeline!.completed).toBe(report.pipeline!.jobs);
 

@@ -253,10 +253,12 @@ describe('JobStream (against a scripted WebSocket server)', () => {
   });
 
   it('pings as keepalive and replaces a connection that went silent', async () => {
-    const { seen, seqs } = track(watch(gateway, { keepaliveMs: 40 }));
+    // An interval long enough that a busy machine fires it in time: a first tick later than two
+    // intervals after the last frame would (rightly) replace the connection before any ping.
+    const { seen, seqs } = track(watch(gateway, { keepaliveMs: 250 }));
     const first = await gateway.connection(0);
     first.send(snapshot(0), event(1));
-    await expect.poll(() => first.received.length).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => first.received.length, { timeout: 3000 }).toBeGreaterThanOrEqual(1);
     expect(first.received[0]).toBe('ping');
     // The server never answers: after two intervals of silence the client moves on.
     const second = await gateway.connection(1);
