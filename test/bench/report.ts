@@ -335,7 +335,7 @@ export function renderMarkdown(r: BenchReport): string {
       const total = p.cpuS.workers + p.cpuS.gateway + p.cpuS.redis + p.cpuS.postgres;
       const share = (x: number) => `${n1(x)} s (${n0(total > 0 ? (x / total) * 100 : 0)} %)`;
       out.push(
-        `- ${p.jobs} jobs (1 origin × 2 destinations × 1 date range × 4 simulated scrapers at 0 ms), ${p.workers} workers: ` +
+        `- ${p.jobs} jobs (1 origin × 2 destinations × 1 date range × 4 simulated scrapers at ${p.scraperLatencyMs} ms), ${p.workers} workers: ` +
           `${p.completed} completed, ${p.failed} failed in ${n1(p.elapsedS)} s → **${n1(p.jobsPerS)} jobs/s**, ${n0(p.events)} events → **${n0(p.eventsPerS)} events/s**; ${n0(p.flights)} flight rows`,
         `- enqueue over HTTP took ${n1(p.enqueueS)} s; per job: queue wait p50 ${n0(p.queueWaitMs.p50)} ms (max ${n0(p.queueWaitMs.max)}), run p50 ${n0(p.runMs.p50)} ms (max ${n0(p.runMs.max)})`,
         `- CPU while the jobs ran: workers ${share(p.cpuS.workers)}, gateway ${share(p.cpuS.gateway)}, Redis ${share(p.cpuS.redis)}, Postgres backends ${share(p.cpuS.postgres)}`,

@@ -40,7 +40,7 @@ const SCENARIOS = {
   S2: 'many jobs: 2,000 jobs × 5 subscribers, 2,000 events/s for 15 s',
   S3: 'idle capacity: one process at its descriptor limit, then 50,000 connections over three processes',
   S4: 'resume storm: 1,000 clients of a job drop at once and resume 100 events back',
-  S5: 'pipeline: jobs over HTTP, two workers, simulated scrapers at 0 ms',
+  S5: 'pipeline: jobs over HTTP, two workers, simulated scrapers (at 0 ms unless SCRAPER_LATENCY_MS is set)',
   S6: 'protocol v2: multiplexed /ws connections against single-job ones, and bytes per event by encoding',
   S7: 'emit cost: Redis CPU per emit against a bare PUBLISH, and emits/s with 1, 2, 3 shards',
   S8: 'retention: Redis bytes per finished job, and what finished jobs hold at one job a second',

@@ -1,3 +1,4 @@
+import { s5ScraperLatencyMs } from './scenarios/s5-pipeline.js';
 import type { MultiplexSizes } from './scenarios/s6-multiplex.js';
 
 /** How big each scenario is: the full run (sized for 2 shared cores) and the seconds-long smoke run. */
@@ -73,7 +74,7 @@ export function scenarioTitles(sizes: Sizes, smoke: boolean): Record<'S1' | 'S2'
       ? `idle capacity: ${n(s3.single)} connections on one process, then ${n(s3.multi)} over ${s3.multiProcesses} processes`
       : `idle capacity: one process at its descriptor limit, then ${n(s3.multi)} connections over ${s3.multiProcesses} processes`,
     S4: `resume storm: ${n(s4.clients)} clients of a job drop at once and resume ${n(s4.back)} events back`,
-    S5: `pipeline: ${n(s5.jobs)} jobs over HTTP, ${s5.workers} workers, simulated scrapers at 0 ms`,
+    S5: `pipeline: ${n(s5.jobs)} jobs over HTTP, ${s5.workers} workers, simulated scrapers at ${s5ScraperLatencyMs()} ms`,
     S6: `protocol v2: ${n(s6.connections)} connections × ${s6.jobsPerConnection} jobs on /ws against ${n(s6.connections * s6.jobsPerConnection)} single-job connections, and bytes per event by encoding`,
   };
 }

@@ -16,6 +16,8 @@ import { createApiKey } from '../../../shared/db/api-keys.repository.js';
 import { freePort } from '../../helpers/ports.js';
 
 export interface PipelineFigures {
+  /** How long each simulated search took. */
+  scraperLatencyMs: number;
   jobs: number;
   workers: number;
   completed: number;
@@ -57,6 +59,11 @@ async function emitCounts(ports: number[], notes: string[]): Promise<PipelineFig
   return Number.isFinite(sum.calls + sum.sections + sum.events) ? sum : null;
 }
 
+/** SCRAPER_LATENCY_MS in the bench's environment (default 0 here): scrapers that take time, as real sources do. */
+export function s5ScraperLatencyMs(): number {
+  return Number(process.env.SCRAPER_LATENCY_MS ?? 0);
+}
+
 export function pipelineAvailable(): boolean {
   return existsSync(join(ROOT, WORKER_ENTRY));
 }
@@ -70,11 +77,13 @@ export async function runS5(ctx: BenchContext): Promise<PipelineFigures> {
   const { s5 } = ctx.sizes;
   const loadAvg1 = load1();
   // EMIT_PIPELINE=false in the bench's environment measures the workers without pipelined emits.
-  const extraEnv = { SCRAPER_LATENCY_MS: '0', JOB_BACKOFF_MS: '100', ...(process.env.EMIT_PIPELINE ? { EMIT_PIPELINE: process.env.EMIT_PIPELINE } : {}) };
-  return withSystem(ctx, SYSTEMS.gateway, {}, ({ servers }) => pipeline(ctx, servers, extraEnv, loadAvg1));
+  const scraperLatencyMs = s5ScraperLatencyMs();
+  const extraEnv = { SCRAPER_LATENCY_MS: String(scraperLatencyMs), JOB_BACKOFF_MS: '100', ...(process.env.EMIT_PIPELINE ? { EMIT_PIPELINE: process.env.EMIT_PIPELINE } : {}) };
+  const figures = await withSystem(ctx, SYSTEMS.gateway, {}, ({ servers }) => pipeline(ctx, servers, extraEnv, loadAvg1));
+  return { ...figures, scraperLatencyMs };
 }
 
-async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Record<string, string>, loadAvg1: number): Promise<PipelineFigures> {
+async function pipeline(ctx: BenchContext, gateway: ServerGroup, extraEnv: Record<string, string>, loadAvg1: number): Promise<Omit<PipelineFigures, 'scraperLatencyMs'>> {
   const { s5 } = ctx.sizes;
   const workers: ServiceProcess[] = [];
   const metricsPorts: number[] = [];
