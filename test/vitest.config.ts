@@ -14,5 +14,8 @@ export default defineConfig({
     // (listed by the reporter as a retry) must not hide the rest. Locally every failure counts.
     retry: process.env.CI ? 1 : 0,
     hookTimeout: 60_000,
+    // What a poll waits for comes from real processes on two shared cores: a second (the
+    // default) is too short when the machine is busy; a poll still returns as soon as it holds.
+    expect: { poll: { timeout: 5_000 } },
   },
 });
