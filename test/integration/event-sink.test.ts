@@ -217,7 +217,12 @@ describe('RedisEventSink when Redis loses its script cache mid-stream', () => {
         }
       })();
       const pending: Promise<unknown>[] = [];
-      for (let tick = 0; tick < 400; tick++) {
+      // At least 400 ticks, and on until the cache was flushed often enough (the sink's calls
+      // are few: what is emitted while one is in flight goes in the next), within 10 s and the
+      // history's cap.
+      const deadline = Date.now() + 10_000;
+      let tick = 0;
+      for (; (tick < 400 || flushes <= 20) && Date.now() < deadline && tick < 3000; tick++) {
         for (let k = 0; k < 3; k++) pending.push(sink.emit(1, draft(`e${tick * 3 + k}`)));
         await new Promise((r) => setImmediate(r));
       }
@@ -225,9 +230,9 @@ describe('RedisEventSink when Redis loses its script cache mid-stream', () => {
       running = false;
       await flusher;
       expect(flushes).toBeGreaterThan(10);
-      expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
+      expect(results.map((r) => r.seq)).toEqual(Array.from({ length: tick * 3 }, (_, i) => i + 1));
       const stored = (await redis.lrange(keys.jobHistory(1), 0, -1)).map((e) => scrapingEventSchema.parse(JSON.parse(e)));
-      expect(stored.map((e) => e.message)).toEqual(Array.from({ length: 1200 }, (_, i) => `e${i}`));
+      expect(stored.map((e) => e.message)).toEqual(Array.from({ length: tick * 3 }, (_, i) => `e${i}`));
     } finally {
       redis.disconnect();
       chaos.disconnect();
