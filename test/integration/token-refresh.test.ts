@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ScoutClient, type MuxWebSocketConstructor } from '../../shared/client/scout-client.js';
-import type { EventDraft } from '../../shared/events.js';
 import { AUTH_ON, createKey, postJob } from '../helpers/auth.js';
+import { progress } from '../helpers/drafts.js';
 import { startGatewayFixture, type GatewayFixture } from '../helpers/gateway-fixture.js';
 import { httpJson } from '../helpers/ws-client.js';
 
@@ -14,16 +14,6 @@ import { httpJson } from '../helpers/ws-client.js';
  */
 
 const TTL_SECONDS = 10;
-
-const progress = (n: number): EventDraft => ({
-  event_type: 'job_progress',
-  status: 'running',
-  progress: n,
-  results_count: n,
-  message: `progress ${n}`,
-  metadata: {},
-  timestamp: new Date().toISOString(),
-});
 
 describe('ScoutClient across an expired watch token', () => {
   let f: GatewayFixture;
